@@ -1,0 +1,27 @@
+"""Small helpers the API views share."""
+
+from rest_framework.request import Request
+
+from agent_kanban.errors import InvalidInput, field_error
+
+
+def expected_version(request: Request, body_version: int | None) -> int | None:
+    """The version the client read: the `If-Match` header ("3", W/"3" or 3) or the body's."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return body_version
+    raw = header.strip().removeprefix("W/").strip('"')
+    if not raw.isdigit():
+        message = 'If-Match must be a ticket version, like "3".'
+        raise InvalidInput(message, validation_errors=[field_error("If-Match", message)])
+    version = int(raw)
+    if body_version is not None and body_version != version:
+        message = "If-Match and the body's version disagree."
+        raise InvalidInput(message, validation_errors=[field_error("version", message)])
+    return version
+
+
+def validated(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

@@ -1,0 +1,86 @@
+"""Reading settings from the environment (and an optional `.env` file)."""
+
+import json
+import os
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlparse
+
+
+def load_dotenv(path: Path) -> None:
+    """Put KEY=VALUE lines of `path` into os.environ unless already set there."""
+    if not path.is_file():
+        return
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        key = key.strip().removeprefix("export ").strip()
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        os.environ.setdefault(key, value)
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def env_list(name: str, default: list[str] | None = None) -> list[str]:
+    """A JSON list (`["a", "b"]`, as the seed writes CORS_ORIGINS) or a comma list."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return list(default or [])
+    if value.startswith("["):
+        return [str(item) for item in json.loads(value)]
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def database_from_url(url: str, base_dir: Path) -> dict:
+    """Translate `sqlite:///path` or `postgresql://user:pw@host:port/name` to a DATABASES entry."""
+    parsed = urlparse(url)
+    options = dict(parse_qsl(parsed.query))
+    if parsed.scheme == "sqlite":
+        # sqlite:///var/db.sqlite3 is relative to the project, sqlite:////abs/db.sqlite3 absolute.
+        path = Path(unquote(parsed.path[1:]))
+        return sqlite_database(path if path.is_absolute() else base_dir / path)
+    if parsed.scheme in {"postgres", "postgresql", "pgsql"}:
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(parsed.path.lstrip("/")),
+            "USER": unquote(parsed.username or ""),
+            "PASSWORD": unquote(parsed.password or ""),
+            "HOST": parsed.hostname or "",
+            "PORT": str(parsed.port or ""),
+            "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60),
+            "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": options,
+        }
+    raise ValueError(f"DATABASE_URL scheme {parsed.scheme!r} is not supported (sqlite, postgresql)")
+
+
+def sqlite_database(path: Path) -> dict:
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(path),
+        "OPTIONS": {
+            # WAL lets readers run beside the one writer; IMMEDIATE takes the write
+            # lock when a transaction starts, so writers queue instead of deadlocking.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": env_int("SQLITE_BUSY_TIMEOUT", 20),
+        },
+        "TEST": {"NAME": str(path.with_name("test-" + path.name))},
+    }

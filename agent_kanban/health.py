@@ -1,0 +1,112 @@
+"""Health and status endpoints: cheap ones for load balancers, a full one for people."""
+
+import time
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.http import JsonResponse
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+import agent_kanban
+from boards.models import Board
+from tickets.models import Ticket
+
+STARTED = time.monotonic()
+STARTED_AT = timezone.now()
+
+
+def simple(request):
+    """For load balancers: no database, no cache, just "the process answers"."""
+    return JsonResponse({"status": "ok"})
+
+
+def _timed(check) -> dict:
+    started = time.perf_counter()
+    try:
+        detail = check() or {}
+        status = "ok"
+    except Exception as error:  # a failing dependency is what this endpoint reports
+        detail, status = {"error": type(error).__name__}, "error"
+    return {
+        "status": status,
+        "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+        **detail,
+    }
+
+
+def _database() -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return {"vendor": connection.vendor}
+
+
+def _cache() -> dict:
+    key = "health-check"
+    cache.set(key, "ok", 10)
+    if cache.get(key) != "ok":
+        raise RuntimeError("cache did not return what was stored")
+    return {"backend": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]}
+
+
+def _channel_layer() -> dict:
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.send)(channel, {"type": "health.ping"})
+    message = async_to_sync(layer.receive)(channel)
+    if message.get("type") != "health.ping":
+        raise RuntimeError("channel layer lost a message")
+    return {"backend": type(layer).__name__}
+
+
+class HealthView(APIView):
+    """Database (with latency), cache, channel layer, counts, version and uptime.
+    503 when something the app needs is down."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(responses={200: dict, 503: dict})
+    def get(self, request):
+        checks = {
+            "database": _timed(_database),
+            "cache": _timed(_cache),
+            "channel_layer": _timed(_channel_layer),
+        }
+        healthy = all(check["status"] == "ok" for check in checks.values())
+        body = {
+            "status": "ok" if healthy else "degraded",
+            "version": agent_kanban.__version__,
+            "environment": settings.ENVIRONMENT,
+            "uptime_seconds": round(time.monotonic() - STARTED, 1),
+            "started_at": STARTED_AT.isoformat(),
+            "checks": checks,
+        }
+        if checks["database"]["status"] == "ok":
+            body["counts"] = {"boards": Board.objects.count(), "tickets": Ticket.objects.count()}
+        return Response(body, status=200 if healthy else 503)
+
+
+class StatusView(APIView):
+    """What this server is: version, environment, time, and who is asking."""
+
+    @extend_schema(responses=dict)
+    def get(self, request):
+        return Response(
+            {
+                "name": "Agent Kanban",
+                "version": agent_kanban.__version__,
+                "environment": settings.ENVIRONMENT,
+                "server_time": timezone.now().isoformat(),
+                "uptime_seconds": round(time.monotonic() - STARTED, 1),
+                "database": connection.vendor,
+                "user": request.user.username,
+            }
+        )

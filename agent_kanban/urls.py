@@ -1,0 +1,63 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from agent_kanban import health
+from agents.api import SessionView
+from boards.api import BoardViewSet
+from comments.api import CommentViewSet
+from history.api import (
+    BoardActivityView,
+    HistoryStatsView,
+    TicketHistoryView,
+    TicketTransitionsView,
+)
+from tickets.api import BulkAssignView, BulkMoveView, BulkPriorityView, TicketViewSet
+
+handler400 = "agent_kanban.errors.handler400"
+handler404 = "agent_kanban.errors.handler404"
+handler500 = "agent_kanban.errors.handler500"
+
+# The seed's paths, with or without the trailing slash.
+router = DefaultRouter()
+router.trailing_slash = "/?"
+router.register("boards", BoardViewSet, basename="board")
+router.register("tickets", TicketViewSet, basename="ticket")
+router.register("comments", CommentViewSet, basename="comment")
+
+api_patterns = [
+    re_path(r"^health/?$", health.HealthView.as_view(), name="health"),
+    re_path(r"^health/simple/?$", health.simple, name="health-simple"),
+    re_path(r"^status/?$", health.StatusView.as_view(), name="status"),
+    re_path(r"^users/session/?$", SessionView.as_view(), name="session"),
+    re_path(r"^bulk/tickets/move/?$", BulkMoveView.as_view(), name="bulk-move"),
+    re_path(r"^bulk/tickets/priority/?$", BulkPriorityView.as_view(), name="bulk-priority"),
+    re_path(r"^bulk/tickets/assign/?$", BulkAssignView.as_view(), name="bulk-assign"),
+    re_path(
+        r"^history/tickets/(?P<ticket_id>\d+)/history/?$",
+        TicketHistoryView.as_view(),
+        name="ticket-history",
+    ),
+    re_path(
+        r"^history/tickets/(?P<ticket_id>\d+)/transitions/?$",
+        TicketTransitionsView.as_view(),
+        name="ticket-transitions",
+    ),
+    re_path(
+        r"^history/boards/(?P<board_id>\d+)/activity/?$",
+        BoardActivityView.as_view(),
+        name="board-activity",
+    ),
+    re_path(r"^history/stats/?$", HistoryStatsView.as_view(), name="history-stats"),
+    re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("", include(router.urls)),
+]
+
+urlpatterns = [
+    path("health", health.simple, name="health-basic"),
+    path("api/", include(api_patterns)),
+    path("api-auth/", include("rest_framework.urls")),
+    path("admin/", admin.site.urls),
+]

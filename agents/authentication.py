@@ -1,0 +1,56 @@
+from django.conf import settings
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+
+from agents.models import ApiToken
+from agents.services import hash_token, token_touch
+
+
+def user_for_token(secret: str):
+    """The active user behind a bearer token, or None."""
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=hash_token(secret), revoked_at__isnull=True)
+        .first()
+    )
+    if token is None or not token.user.is_active:
+        return None, None
+    if token.expires_at is not None and token.expires_at <= timezone.now():
+        return None, None
+    token_touch(token=token, every_seconds=settings.API_TOKEN_TOUCH_SECONDS)
+    return token.user, token
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer <token>` for agents and scripts."""
+
+    keyword = "bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.encode():
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Authorization header must be 'Bearer <token>'.")
+        try:
+            secret = header[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed(
+                "The token contains invalid characters."
+            ) from None
+        user, token = user_for_token(secret)
+        if user is None:
+            raise exceptions.AuthenticationFailed("The token is unknown, revoked or expired.")
+        return user, token
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="api"'
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "agents.authentication.BearerTokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer"}

@@ -1,0 +1,39 @@
+from django.conf import settings
+from django.db import models
+
+DEFAULT_COLUMNS = ("Backlog", "In Progress", "Testing", "Done")
+
+
+class Board(models.Model):
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # The sequence number of the board's latest event; bumped in the writer's
+    # transaction, so events are numbered in commit order without gaps.
+    last_event_seq = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Column(models.Model):
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="columns")
+    name = models.CharField(max_length=100)
+    position = models.PositiveIntegerField()
+    wip_limit = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["board_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["board", "name"], name="column_name_unique_per_board"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.board.name} / {self.name}" if self.board_id else self.name

@@ -1,0 +1,66 @@
+from rest_framework import serializers
+
+from boards import services
+from boards.models import Board
+
+
+class ColumnSerializer(serializers.Serializer):
+    id = serializers.IntegerField(
+        required=False, allow_null=True, help_text="Keep this column; absent for a new one."
+    )
+    name = serializers.CharField(max_length=services.COLUMN_NAME_MAX)
+    wip_limit = serializers.IntegerField(
+        min_value=1, max_value=10_000, required=False, allow_null=True
+    )
+    position = serializers.IntegerField(read_only=True)
+    ticket_count = serializers.IntegerField(read_only=True)
+    is_full = serializers.BooleanField(read_only=True)
+
+
+class ColumnsUpdateSerializer(serializers.Serializer):
+    columns = ColumnSerializer(many=True, allow_empty=False, max_length=services.COLUMNS_MAX)
+
+
+class BoardSerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    ticket_count = serializers.IntegerField(read_only=True, required=False)
+    columns = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Board
+        fields = [
+            "id",
+            "name",
+            "description",
+            "columns",
+            "ticket_count",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_columns(self, board: Board) -> list[str]:
+        """Column names in order (the seed's `columns`); details at /columns."""
+        return [column.name for column in board.columns.all()]
+
+
+class BoardWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=services.NAME_MAX)
+    description = serializers.CharField(
+        max_length=services.DESCRIPTION_MAX, allow_blank=True, required=False, trim_whitespace=False
+    )
+
+
+class BoardCreateSerializer(BoardWriteSerializer):
+    columns = serializers.ListField(
+        child=serializers.CharField(max_length=services.COLUMN_NAME_MAX),
+        required=False,
+        min_length=1,
+        max_length=services.COLUMNS_MAX,
+        help_text="Column names in order; Backlog, In Progress, Testing, Done if absent.",
+    )
+
+
+class BoardUpdateSerializer(BoardWriteSerializer):
+    name = serializers.CharField(max_length=services.NAME_MAX, required=False)

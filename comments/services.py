@@ -1,0 +1,87 @@
+"""Every write to comments; each appends a board event."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from agent_kanban.errors import Forbidden, InvalidInput, NotFound, field_error
+from comments.models import Comment
+from history.services import event_append
+from tickets.models import Ticket
+
+TEXT_MAX = 20_000
+
+
+def _clean_text(text) -> str:
+    if not isinstance(text, str) or not text.strip():
+        message = "A comment needs text."
+        raise InvalidInput(message, validation_errors=[field_error("text", message)])
+    if len(text) > TEXT_MAX:
+        message = f"At most {TEXT_MAX} characters (got {len(text)})."
+        raise InvalidInput(message, validation_errors=[field_error("text", message)])
+    return text
+
+
+def comment_payload(comment: Comment) -> dict:
+    from comments.serializers import CommentSerializer
+
+    return dict(CommentSerializer(comment).data)
+
+
+def _comment_for_write(comment_id: int, actor) -> Comment:
+    comment = (
+        Comment.objects.select_for_update(of=("self",))
+        .select_related("ticket", "author")
+        .filter(pk=comment_id)
+        .first()
+    )
+    if comment is None:
+        raise NotFound(f"Comment {comment_id} does not exist.")
+    if comment.author_id != actor.pk and not actor.is_staff:
+        raise Forbidden("Only the author of a comment (or an admin) may change it.")
+    return comment
+
+
+def comment_create(*, actor, ticket_id: int, text: str) -> Comment:
+    text = _clean_text(text)
+    with transaction.atomic():
+        ticket = Ticket.objects.filter(pk=ticket_id).only("id", "board_id").first()
+        if ticket is None:
+            raise NotFound(f"Ticket {ticket_id} does not exist.")
+        now = timezone.now()
+        comment = Comment.objects.create(
+            ticket=ticket, text=text, author=actor, created_at=now, updated_at=now
+        )
+        event_append(
+            board_id=ticket.board_id,
+            type="comment_added",
+            payload=comment_payload(comment),
+            actor=actor,
+        )
+    return comment
+
+
+def comment_update(*, actor, comment_id: int, text: str) -> Comment:
+    text = _clean_text(text)
+    with transaction.atomic():
+        comment = _comment_for_write(comment_id, actor)
+        if comment.text == text:
+            return comment
+        comment.text = text
+        comment.updated_at = timezone.now()
+        comment.save(update_fields=["text", "updated_at"])
+        event_append(
+            board_id=comment.ticket.board_id,
+            type="comment_updated",
+            payload=comment_payload(comment),
+            actor=actor,
+        )
+    return comment
+
+
+def comment_delete(*, actor, comment_id: int) -> None:
+    with transaction.atomic():
+        comment = _comment_for_write(comment_id, actor)
+        payload = {"id": comment.pk, "ticket_id": comment.ticket_id}
+        board_id = comment.ticket.board_id
+        comment.delete()
+        event_append(board_id=board_id, type="comment_deleted", payload=payload, actor=actor)

@@ -1,0 +1,94 @@
+from collections import defaultdict
+from datetime import timedelta
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from agent_kanban.errors import NotFound
+from boards.models import Board
+from history.models import TicketHistory
+from tickets.models import Ticket
+
+
+def history_queryset() -> QuerySet[TicketHistory]:
+    return TicketHistory.objects.select_related("changed_by")
+
+
+def ticket_history(*, ticket_id: int) -> QuerySet[TicketHistory]:
+    """A ticket's history, oldest first; still readable after the ticket is deleted."""
+    rows = history_queryset().filter(ticket_id=ticket_id).order_by("changed_at", "id")
+    if not rows.exists() and not Ticket.objects.filter(pk=ticket_id).exists():
+        raise NotFound(f"Ticket {ticket_id} does not exist and has no history.")
+    return rows
+
+
+def ticket_transitions(*, ticket_id: int) -> dict:
+    """The columns a ticket has been in, when it entered and left each, and the time
+    spent per column in total."""
+    moves = list(
+        ticket_history(ticket_id=ticket_id).filter(field_name__in=["current_column", "deleted"])
+    )
+    now = timezone.now()
+    stays = []
+    for index, row in enumerate(moves):
+        if row.field_name == "deleted":
+            break
+        left = moves[index + 1].changed_at if index + 1 < len(moves) else None
+        stays.append(
+            {
+                "column": row.new_value,
+                "from_column": row.old_value,
+                "entered_at": row.changed_at,
+                "left_at": left,
+                "duration_seconds": ((left or now) - row.changed_at).total_seconds(),
+                "moved_by": row.changed_by.username if row.changed_by else None,
+            }
+        )
+    totals: dict[str, float] = defaultdict(float)
+    for stay in stays:
+        totals[stay["column"]] += stay["duration_seconds"]
+    return {
+        "ticket_id": ticket_id,
+        "transitions": stays,
+        "time_in_columns": [
+            {"column": name, "seconds": seconds} for name, seconds in totals.items()
+        ],
+    }
+
+
+def board_activity(*, board_id: int) -> QuerySet[TicketHistory]:
+    if not Board.objects.filter(pk=board_id).exists():
+        raise NotFound(f"Board {board_id} does not exist.")
+    return history_queryset().filter(board_id=board_id).order_by("-changed_at", "-id")
+
+
+def history_stats() -> dict:
+    """Counts over all history, in three aggregate queries."""
+    now = timezone.now()
+    totals = TicketHistory.objects.aggregate(
+        total_changes=Count("id"),
+        tickets_tracked=Count("ticket_id", distinct=True),
+        last_24h=Count("id", filter=Q(changed_at__gte=now - timedelta(hours=24))),
+        last_7d=Count("id", filter=Q(changed_at__gte=now - timedelta(days=7))),
+        moves=Count("id", filter=Q(field_name="current_column", old_value__isnull=False)),
+    )
+    by_field = (
+        TicketHistory.objects.values("field_name").annotate(count=Count("id")).order_by("-count")
+    )
+    by_actor = (
+        TicketHistory.objects.values("changed_by__username", "changed_by__is_agent")
+        .annotate(count=Count("id"))
+        .order_by("-count")[:20]
+    )
+    return {
+        **totals,
+        "by_field": {row["field_name"]: row["count"] for row in by_field},
+        "by_actor": [
+            {
+                "username": row["changed_by__username"],
+                "kind": "agent" if row["changed_by__is_agent"] else "human",
+                "count": row["count"],
+            }
+            for row in by_actor
+        ],
+    }

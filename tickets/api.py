@@ -1,0 +1,143 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agent_kanban.adapters import expected_version, validated
+from tickets import rules, selectors, services
+from tickets.serializers import (
+    BulkAssignSerializer,
+    BulkMoveSerializer,
+    BulkPrioritySerializer,
+    BulkReportSerializer,
+    TicketCreateSerializer,
+    TicketMoveSerializer,
+    TicketSerializer,
+    TicketUpdateSerializer,
+)
+
+
+class TicketFilterSerializer(serializers.Serializer):
+    board_id = serializers.IntegerField(min_value=1, required=False)
+    column = serializers.CharField(max_length=100, required=False)
+    priority = serializers.ChoiceField(choices=rules.PRIORITY_NAMES, required=False)
+    assignee = serializers.CharField(max_length=150, required=False)
+    label = serializers.CharField(max_length=rules.LABEL_MAX, required=False)
+    q = serializers.CharField(max_length=200, required=False)
+
+
+def ticket_response(ticket_id: int, status_code: int = 200) -> Response:
+    ticket = selectors.ticket_get(ticket_id=ticket_id)
+    response = Response(TicketSerializer(ticket).data, status=status_code)
+    response["ETag"] = f'"{ticket.version}"'
+    return response
+
+
+class TicketViewSet(viewsets.GenericViewSet):
+    lookup_value_regex = r"\d+"
+    serializer_class = TicketSerializer
+
+    def get_queryset(self):
+        return selectors.ticket_queryset()
+
+    def get_serializer_class(self):
+        return {
+            "create": TicketCreateSerializer,
+            "update": TicketUpdateSerializer,
+            "partial_update": TicketUpdateSerializer,
+            "move": TicketMoveSerializer,
+        }.get(self.action, TicketSerializer)
+
+    @extend_schema(parameters=[TicketFilterSerializer], responses=TicketSerializer(many=True))
+    def list(self, request):
+        filters = validated(TicketFilterSerializer, request.query_params)
+        page = self.paginate_queryset(selectors.ticket_list(**filters))
+        return self.get_paginated_response(TicketSerializer(page, many=True).data)
+
+    @extend_schema(request=TicketCreateSerializer, responses={201: TicketSerializer})
+    def create(self, request):
+        data = validated(TicketCreateSerializer, request.data)
+        ticket = services.ticket_create(actor=request.user, **data)
+        return ticket_response(ticket.pk, status.HTTP_201_CREATED)
+
+    @extend_schema(responses=TicketSerializer)
+    def retrieve(self, request, pk: int):
+        return ticket_response(int(pk))
+
+    @extend_schema(
+        request=TicketUpdateSerializer,
+        responses=TicketSerializer,
+        parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=False)],
+    )
+    def update(self, request, pk: int):
+        data = validated(TicketUpdateSerializer, request.data)
+        version = expected_version(request, data.pop("version", None))
+        services.ticket_update(
+            actor=request.user, ticket_id=int(pk), expected_version=version, **data
+        )
+        return ticket_response(int(pk))
+
+    @extend_schema(
+        request=TicketUpdateSerializer,
+        responses=TicketSerializer,
+        parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=False)],
+    )
+    def partial_update(self, request, pk: int):
+        return self.update(request, pk)
+
+    @extend_schema(
+        responses={204: None},
+        parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=False)],
+    )
+    def destroy(self, request, pk: int):
+        version = expected_version(request, None)
+        services.ticket_delete(actor=request.user, ticket_id=int(pk), expected_version=version)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=TicketMoveSerializer, responses=TicketSerializer)
+    @action(detail=True, methods=["post"])
+    def move(self, request, pk: int):
+        data = validated(TicketMoveSerializer, request.data)
+        version = expected_version(request, data.pop("version", None))
+        services.ticket_move(
+            actor=request.user, ticket_id=int(pk), expected_version=version, **data
+        )
+        return ticket_response(int(pk))
+
+
+class BulkView(APIView):
+    """All-or-nothing: every ticket changes, or none does and the error says why."""
+
+    operation = ""
+
+    @staticmethod
+    def service(**kwargs) -> list[dict]:
+        raise TypeError("BulkView subclasses name their service")
+
+    def post(self, request):
+        data = validated(self.serializer_class, request.data)
+        results = self.service(actor=request.user, **data)
+        changed = sum(1 for row in results if row["status"] == "changed")
+        return Response({"operation": self.operation, "changed": changed, "results": results})
+
+
+@extend_schema(request=BulkMoveSerializer, responses=BulkReportSerializer)
+class BulkMoveView(BulkView):
+    serializer_class = BulkMoveSerializer
+    operation = "move"
+    service = staticmethod(services.tickets_bulk_move)
+
+
+@extend_schema(request=BulkPrioritySerializer, responses=BulkReportSerializer)
+class BulkPriorityView(BulkView):
+    serializer_class = BulkPrioritySerializer
+    operation = "priority"
+    service = staticmethod(services.tickets_bulk_set_priority)
+
+
+@extend_schema(request=BulkAssignSerializer, responses=BulkReportSerializer)
+class BulkAssignView(BulkView):
+    serializer_class = BulkAssignSerializer
+    operation = "assign"
+    service = staticmethod(services.tickets_bulk_assign)

@@ -1,0 +1,71 @@
+from django.conf import settings
+from django.db import models
+
+from tickets.fields import OrderKeyField
+
+
+class Priority(models.IntegerChoices):
+    """Stored as numbers so that sorting by priority is sorting by urgency."""
+
+    CRITICAL = 1, "critical"
+    HIGH = 2, "high"
+    MEDIUM = 3, "medium"
+    LOW = 4, "low"
+
+    @classmethod
+    def from_name(cls, name: str) -> "Priority":
+        return {member.label: member for member in cls}[name]
+
+
+class Label(models.Model):
+    board = models.ForeignKey("boards.Board", on_delete=models.CASCADE, related_name="labels")
+    name = models.CharField(max_length=50)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["board", "name"], name="label_name_unique_per_board"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Ticket(models.Model):
+    board = models.ForeignKey("boards.Board", on_delete=models.CASCADE, related_name="tickets")
+    column = models.ForeignKey("boards.Column", on_delete=models.PROTECT, related_name="tickets")
+    position = OrderKeyField(max_length=255)
+    title = models.CharField(max_length=500)
+    description = models.TextField(blank=True, default="")
+    acceptance_criteria = models.TextField(blank=True, default="")
+    priority = models.PositiveSmallIntegerField(
+        choices=Priority.choices, default=Priority.MEDIUM, db_index=True
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_tickets",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    labels = models.ManyToManyField(Label, blank=True, related_name="tickets")
+    column_entered_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["column", "position"], name="ticket_position_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+    @property
+    def priority_name(self) -> str:
+        return Priority(self.priority).label

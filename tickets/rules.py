@@ -1,0 +1,83 @@
+"""Input rules shared by every surface (REST, MCP, pages, commands)."""
+
+from agent_kanban.errors import InvalidInput, field_error
+from tickets.models import Priority
+
+TITLE_MAX = 500
+TEXT_MAX = 20_000
+LABELS_MAX = 20
+LABEL_MAX = 50
+BULK_MAX = 500
+PRIORITY_NAMES = [member.label for member in Priority]
+
+
+def invalid(field: str, message: str) -> InvalidInput:
+    return InvalidInput(f"{field}: {message}", validation_errors=[field_error(field, message)])
+
+
+def clean_title(value) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise invalid("title", "A title is required.")
+    value = value.strip()
+    if len(value) > TITLE_MAX:
+        raise invalid("title", f"At most {TITLE_MAX} characters (got {len(value)}).")
+    return value
+
+
+def clean_text(field: str, value) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise invalid(field, "Must be text.")
+    if len(value) > TEXT_MAX:
+        raise invalid(field, f"At most {TEXT_MAX} characters (got {len(value)}).")
+    return value
+
+
+def clean_priority(value) -> int:
+    if isinstance(value, str) and value.strip().lower() in PRIORITY_NAMES:
+        return Priority.from_name(value.strip().lower())
+    raise invalid("priority", f"Must be one of {', '.join(PRIORITY_NAMES)}.")
+
+
+def clean_labels(value) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
+        raise invalid("labels", "Must be a list of label names.")
+    names = list(dict.fromkeys(item.strip() for item in value if item.strip()))
+    if len(names) > LABELS_MAX:
+        raise invalid("labels", f"At most {LABELS_MAX} labels.")
+    too_long = [name for name in names if len(name) > LABEL_MAX]
+    if too_long:
+        raise invalid("labels", f"Label names are at most {LABEL_MAX} characters.")
+    return sorted(names)
+
+
+def clean_ticket_ids(value) -> list[int]:
+    if not isinstance(value, list | tuple) or not value:
+        raise invalid("ticket_ids", "Must be a non-empty list of ticket ids.")
+    if not all(isinstance(item, int) and not isinstance(item, bool) for item in value):
+        raise invalid("ticket_ids", "Every ticket id must be a whole number.")
+    if len(value) > BULK_MAX:
+        raise invalid("ticket_ids", f"At most {BULK_MAX} tickets in one request.")
+    return list(dict.fromkeys(value))
+
+
+def parse_position(value) -> tuple[str, int | None]:
+    """`None`/"bottom", "top", {"before": id} or {"after": id} → (where, anchor id)."""
+    if value is None or value == "bottom":
+        return "bottom", None
+    if value == "top":
+        return "top", None
+    if isinstance(value, dict) and len(value) == 1:
+        ((where, anchor),) = value.items()
+        if (
+            where in {"before", "after"}
+            and isinstance(anchor, int)
+            and not isinstance(anchor, bool)
+        ):
+            return where, anchor
+    raise invalid(
+        "position", 'Must be "top", "bottom", {"before": <ticket id>} or {"after": <ticket id>}.'
+    )
