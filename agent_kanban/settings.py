@@ -112,7 +112,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/api-auth/login/"
+LOGIN_REDIRECT_URL = "/api/"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -145,6 +146,12 @@ REST_FRAMEWORK = {
 }
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 500)
 API_TOKEN_TOUCH_SECONDS = env_int("API_TOKEN_TOUCH_SECONDS", 60)
+
+# Claims: how long a claim lasts unless renewed by a heartbeat, the longest lease an
+# agent may ask for, and how often `claim next` retries when racing agents win first.
+CLAIM_LEASE_SECONDS = env_int("CLAIM_LEASE_SECONDS", 15 * 60)
+CLAIM_LEASE_MAX_SECONDS = env_int("CLAIM_LEASE_MAX_SECONDS", 24 * 60 * 60)
+CLAIM_NEXT_ATTEMPTS = env_int("CLAIM_NEXT_ATTEMPTS", 20)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Agent Kanban API",

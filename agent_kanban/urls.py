@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -13,7 +14,13 @@ from history.api import (
     TicketHistoryView,
     TicketTransitionsView,
 )
-from tickets.api import BulkAssignView, BulkMoveView, BulkPriorityView, TicketViewSet
+from tickets.api import (
+    BulkAssignView,
+    BulkMoveView,
+    BulkPriorityView,
+    ClaimNextView,
+    TicketViewSet,
+)
 
 handler400 = "agent_kanban.errors.handler400"
 handler404 = "agent_kanban.errors.handler404"
@@ -31,6 +38,7 @@ api_patterns = [
     re_path(r"^health/simple/?$", health.simple, name="health-simple"),
     re_path(r"^status/?$", health.StatusView.as_view(), name="status"),
     re_path(r"^users/session/?$", SessionView.as_view(), name="session"),
+    re_path(r"^boards/(?P<board_id>\d+)/claim-next/?$", ClaimNextView.as_view(), name="claim-next"),
     re_path(r"^bulk/tickets/move/?$", BulkMoveView.as_view(), name="bulk-move"),
     re_path(r"^bulk/tickets/priority/?$", BulkPriorityView.as_view(), name="bulk-priority"),
     re_path(r"^bulk/tickets/assign/?$", BulkAssignView.as_view(), name="bulk-assign"),
@@ -56,6 +64,8 @@ api_patterns = [
 ]
 
 urlpatterns = [
+    # The board pages will live at the root; until then it opens the browsable API.
+    path("", RedirectView.as_view(url="/api/", permanent=False), name="home"),
     path("health", health.simple, name="health-basic"),
     path("api/", include(api_patterns)),
     path("api-auth/", include("rest_framework.urls")),

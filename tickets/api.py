@@ -11,6 +11,10 @@ from tickets.serializers import (
     BulkMoveSerializer,
     BulkPrioritySerializer,
     BulkReportSerializer,
+    ClaimNextSerializer,
+    DependenciesSerializer,
+    DependenciesWriteSerializer,
+    LeaseSerializer,
     TicketCreateSerializer,
     TicketMoveSerializer,
     TicketSerializer,
@@ -19,7 +23,7 @@ from tickets.serializers import (
 
 
 class TicketFilterSerializer(serializers.Serializer):
-    board_id = serializers.IntegerField(min_value=1, required=False)
+    board_id = serializers.IntegerField(min_value=1, max_value=rules.ID_MAX, required=False)
     column = serializers.CharField(max_length=100, required=False)
     priority = serializers.ChoiceField(choices=rules.PRIORITY_NAMES, required=False)
     assignee = serializers.CharField(max_length=150, required=False)
@@ -47,6 +51,9 @@ class TicketViewSet(viewsets.GenericViewSet):
             "update": TicketUpdateSerializer,
             "partial_update": TicketUpdateSerializer,
             "move": TicketMoveSerializer,
+            "claim": LeaseSerializer,
+            "heartbeat": LeaseSerializer,
+            "dependencies": DependenciesWriteSerializer,
         }.get(self.action, TicketSerializer)
 
     @extend_schema(parameters=[TicketFilterSerializer], responses=TicketSerializer(many=True))
@@ -104,6 +111,55 @@ class TicketViewSet(viewsets.GenericViewSet):
             actor=request.user, ticket_id=int(pk), expected_version=version, **data
         )
         return ticket_response(int(pk))
+
+    @extend_schema(request=LeaseSerializer, responses=TicketSerializer)
+    @action(detail=True, methods=["post"])
+    def claim(self, request, pk: int):
+        """Claim the ticket for a lease; 409 naming the holder if someone else has it."""
+        data = validated(LeaseSerializer, request.data)
+        services.ticket_claim(actor=request.user, ticket_id=int(pk), **data)
+        return ticket_response(int(pk))
+
+    @extend_schema(request=LeaseSerializer, responses=TicketSerializer)
+    @action(detail=True, methods=["post"])
+    def heartbeat(self, request, pk: int):
+        """Extend your lease on a ticket you hold."""
+        data = validated(LeaseSerializer, request.data)
+        services.ticket_heartbeat(actor=request.user, ticket_id=int(pk), **data)
+        return ticket_response(int(pk))
+
+    @extend_schema(request=None, responses=TicketSerializer)
+    @action(detail=True, methods=["post"])
+    def release(self, request, pk: int):
+        """Give up your claim (admins may release anyone's)."""
+        services.ticket_release(actor=request.user, ticket_id=int(pk))
+        return ticket_response(int(pk))
+
+    @extend_schema(methods=["GET"], responses=DependenciesSerializer)
+    @extend_schema(
+        methods=["PUT"], request=DependenciesWriteSerializer, responses=DependenciesSerializer
+    )
+    @action(detail=True, methods=["get", "put"])
+    def dependencies(self, request, pk: int):
+        """GET what blocks the ticket and what it blocks; PUT the full list of blockers."""
+        if request.method == "PUT":
+            data = validated(DependenciesWriteSerializer, request.data)
+            services.ticket_set_dependencies(actor=request.user, ticket_id=int(pk), **data)
+        return Response(
+            DependenciesSerializer(selectors.ticket_dependencies(ticket_id=int(pk))).data
+        )
+
+
+class ClaimNextView(APIView):
+    serializer_class = ClaimNextSerializer
+
+    @extend_schema(request=ClaimNextSerializer, responses={200: TicketSerializer})
+    def post(self, request, board_id: int):
+        """Atomically claim the best ready ticket: unclaimed, not blocked, highest
+        priority, then topmost, then oldest. 404 `nothing_to_claim` when there is none."""
+        data = validated(ClaimNextSerializer, request.data)
+        ticket = services.ticket_claim_next(actor=request.user, board_id=int(board_id), **data)
+        return ticket_response(ticket.pk)
 
 
 class BulkView(APIView):

@@ -56,6 +56,20 @@ class Ticket(models.Model):
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     version = models.PositiveIntegerField(default=1)
+    # A claim: who works on the ticket, until when. Set only by one conditional
+    # UPDATE (tickets.services.ticket_claim), so two agents never hold it at once.
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="claimed_tickets",
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    blocked_by = models.ManyToManyField(
+        "self", symmetrical=False, related_name="blocks", blank=True
+    )
 
     class Meta:
         ordering = ["id"]
@@ -69,3 +83,9 @@ class Ticket(models.Model):
     @property
     def priority_name(self) -> str:
         return Priority(self.priority).label
+
+    def active_claimant_id(self, now) -> int | None:
+        """The holder of an unexpired claim, if any."""
+        if self.claimed_by_id and self.lease_expires_at and self.lease_expires_at > now:
+            return self.claimed_by_id
+        return None

@@ -8,6 +8,9 @@ TEXT_MAX = 20_000
 LABELS_MAX = 20
 LABEL_MAX = 50
 BULK_MAX = 500
+# Ids are 64-bit: a larger number cannot name a row, and SQLite refuses to bind it.
+ID_MAX = 2**63 - 1
+DEPENDENCIES_MAX = 50
 PRIORITY_NAMES = [member.label for member in Priority]
 
 
@@ -61,6 +64,8 @@ def clean_ticket_ids(value) -> list[int]:
         raise invalid("ticket_ids", "Every ticket id must be a whole number.")
     if len(value) > BULK_MAX:
         raise invalid("ticket_ids", f"At most {BULK_MAX} tickets in one request.")
+    if not all(1 <= item <= ID_MAX for item in value):
+        raise invalid("ticket_ids", "Ticket ids are positive 64-bit numbers.")
     return list(dict.fromkeys(value))
 
 

@@ -1,14 +1,27 @@
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from agent_kanban.errors import NotFound
+from boards.models import Column
 from tickets import rules
 from tickets.models import Label, Ticket
 
 
+def last_column_subquery() -> Subquery:
+    """The id of the ticket's board's last column: reaching it means done."""
+    return Subquery(
+        Column.objects.filter(board_id=OuterRef("board_id")).order_by("-position").values("pk")[:1]
+    )
+
+
 def ticket_queryset() -> QuerySet[Ticket]:
     """Tickets with everything their representation reads, in a constant number of queries."""
-    return Ticket.objects.select_related("column", "assignee", "created_by").prefetch_related(
-        Prefetch("labels", queryset=Label.objects.order_by("name"))
+    return (
+        Ticket.objects.select_related("column", "assignee", "created_by", "claimed_by")
+        .annotate(last_column_id=last_column_subquery())
+        .prefetch_related(
+            Prefetch("labels", queryset=Label.objects.order_by("name")),
+            Prefetch("blocked_by", queryset=Ticket.objects.only("id", "column_id").order_by("id")),
+        )
     )
 
 
@@ -51,3 +64,32 @@ def ticket_list(
 
 def board_tickets(*, board_id: int) -> QuerySet[Ticket]:
     return ticket_list(board_id=board_id)
+
+
+def ticket_dependencies(*, ticket_id: int) -> dict:
+    """What blocks the ticket and what it blocks, each with whether it is finished."""
+    ticket = ticket_get(ticket_id=ticket_id)
+    related = (
+        Ticket.objects.filter(Q(blocks=ticket) | Q(blocked_by=ticket))
+        .select_related("column")
+        .annotate(last_column_id=last_column_subquery())
+        .distinct()
+    )
+    blocker_ids = {blocker.pk for blocker in ticket.blocked_by.all()}
+
+    def ref(other: Ticket) -> dict:
+        return {
+            "id": other.pk,
+            "title": other.title,
+            "current_column": other.column.name,
+            "is_finished": other.column_id == other.last_column_id,
+        }
+
+    refs = sorted(related, key=lambda other: other.pk)
+    blocked_by = [ref(other) for other in refs if other.pk in blocker_ids]
+    return {
+        "ticket_id": ticket.pk,
+        "is_blocked": any(not item["is_finished"] for item in blocked_by),
+        "blocked_by": blocked_by,
+        "blocks": [ref(other) for other in refs if other.pk not in blocker_ids],
+    }

@@ -1,6 +1,8 @@
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from boards.models import Column
 from tickets import rules
 from tickets.models import Ticket
 
@@ -15,6 +17,12 @@ class TicketSerializer(serializers.ModelSerializer):
     assignee = serializers.CharField(source="assignee.username", read_only=True, default=None)
     created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
     labels = serializers.SerializerMethodField()
+    claimed_by = serializers.SerializerMethodField(help_text="The holder of an unexpired claim.")
+    lease_expires_at = serializers.SerializerMethodField()
+    blocked_by = serializers.SerializerMethodField(help_text="Ids of the tickets blocking it.")
+    is_blocked = serializers.SerializerMethodField(
+        help_text="Blocked by a ticket that has not reached the board's last column."
+    )
 
     class Meta:
         model = Ticket
@@ -35,12 +43,53 @@ class TicketSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
             "version",
+            "claimed_by",
+            "lease_expires_at",
+            "blocked_by",
+            "is_blocked",
         ]
         read_only_fields = fields
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_labels(self, ticket: Ticket) -> list[str]:
         return sorted(label.name for label in ticket.labels.all())
+
+    def _claim_active(self, ticket: Ticket) -> bool:
+        return ticket.active_claimant_id(timezone.now()) is not None
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_claimed_by(self, ticket: Ticket) -> str | None:
+        return ticket.claimed_by.username if self._claim_active(ticket) else None
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_lease_expires_at(self, ticket: Ticket) -> str | None:
+        if not self._claim_active(ticket):
+            return None
+        return serializers.DateTimeField().to_representation(ticket.lease_expires_at)
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_blocked_by(self, ticket: Ticket) -> list[int]:
+        return sorted(blocker.pk for blocker in ticket.blocked_by.all())
+
+    def get_is_blocked(self, ticket: Ticket) -> bool:
+        last_column_id = getattr(ticket, "last_column_id", None)
+        if last_column_id is None:
+            last_column_id = (
+                Column.objects.filter(board_id=ticket.board_id)
+                .order_by("-position")
+                .values_list("pk", flat=True)
+                .first()
+            )
+        return any(blocker.column_id != last_column_id for blocker in ticket.blocked_by.all())
+
+
+class StrictCharField(serializers.CharField):
+    """Text that must arrive as a JSON string: DRF's CharField would turn 123 into "123"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class PositionField(serializers.JSONField):
@@ -53,19 +102,17 @@ class PositionField(serializers.JSONField):
 
 
 class TicketWriteSerializer(serializers.Serializer):
-    title = serializers.CharField(max_length=rules.TITLE_MAX)
-    description = serializers.CharField(
+    title = StrictCharField(max_length=rules.TITLE_MAX)
+    description = StrictCharField(
         max_length=rules.TEXT_MAX, allow_blank=True, required=False, trim_whitespace=False
     )
-    acceptance_criteria = serializers.CharField(
+    acceptance_criteria = StrictCharField(
         max_length=rules.TEXT_MAX, allow_blank=True, required=False, trim_whitespace=False
     )
     priority = serializers.ChoiceField(choices=rules.PRIORITY_NAMES, required=False)
-    assignee = serializers.CharField(
-        max_length=150, allow_null=True, allow_blank=True, required=False
-    )
+    assignee = StrictCharField(max_length=150, allow_null=True, allow_blank=True, required=False)
     labels = serializers.ListField(
-        child=serializers.CharField(max_length=rules.LABEL_MAX),
+        child=StrictCharField(max_length=rules.LABEL_MAX),
         max_length=rules.LABELS_MAX,
         required=False,
     )
@@ -73,7 +120,7 @@ class TicketWriteSerializer(serializers.Serializer):
 
 class TicketCreateSerializer(TicketWriteSerializer):
     board_id = serializers.IntegerField(min_value=1)
-    column = serializers.CharField(
+    column = StrictCharField(
         max_length=100, required=False, help_text="Column name; the board's first column if absent."
     )
     position = PositionField(
@@ -82,8 +129,8 @@ class TicketCreateSerializer(TicketWriteSerializer):
 
 
 class TicketUpdateSerializer(TicketWriteSerializer):
-    title = serializers.CharField(max_length=rules.TITLE_MAX, required=False)
-    current_column = serializers.CharField(
+    title = StrictCharField(max_length=rules.TITLE_MAX, required=False)
+    current_column = StrictCharField(
         max_length=100, required=False, help_text="Moves the ticket to the bottom of it."
     )
     version = serializers.IntegerField(
@@ -92,7 +139,10 @@ class TicketUpdateSerializer(TicketWriteSerializer):
 
 
 class TicketMoveSerializer(serializers.Serializer):
-    column = serializers.CharField(max_length=100)
+    column = StrictCharField(max_length=100)
+    override_wip = serializers.BooleanField(
+        required=False, help_text="Admins only: move into a column at its WIP limit."
+    )
     position = PositionField(
         required=False, help_text='"top", "bottom" (default), {"before": id} or {"after": id}.'
     )
@@ -101,12 +151,14 @@ class TicketMoveSerializer(serializers.Serializer):
 
 class BulkIdsSerializer(serializers.Serializer):
     ticket_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), min_length=1, max_length=rules.BULK_MAX
+        child=serializers.IntegerField(min_value=1, max_value=rules.ID_MAX),
+        min_length=1,
+        max_length=rules.BULK_MAX,
     )
 
 
 class BulkMoveSerializer(BulkIdsSerializer):
-    column = serializers.CharField(max_length=100)
+    column = StrictCharField(max_length=100)
 
 
 class BulkPrioritySerializer(BulkIdsSerializer):
@@ -114,7 +166,7 @@ class BulkPrioritySerializer(BulkIdsSerializer):
 
 
 class BulkAssignSerializer(BulkIdsSerializer):
-    assignee = serializers.CharField(max_length=150, allow_null=True)
+    assignee = StrictCharField(max_length=150, allow_null=True)
 
 
 class BulkResultSerializer(serializers.Serializer):
@@ -127,3 +179,50 @@ class BulkReportSerializer(serializers.Serializer):
     operation = serializers.CharField()
     changed = serializers.IntegerField()
     results = BulkResultSerializer(many=True)
+
+
+class LeaseSerializer(serializers.Serializer):
+    lease_seconds = serializers.IntegerField(
+        required=False,
+        min_value=10,
+        help_text="How long the claim lasts; the server default if absent.",
+    )
+
+
+class ClaimNextSerializer(LeaseSerializer):
+    column = serializers.CharField(
+        max_length=100,
+        required=False,
+        help_text="Column to take from; the board's first if absent.",
+    )
+    labels = serializers.ListField(
+        child=serializers.CharField(max_length=rules.LABEL_MAX),
+        required=False,
+        max_length=rules.LABELS_MAX,
+        help_text="Only tickets carrying all of these labels.",
+    )
+    assignee = serializers.CharField(
+        max_length=150, required=False, help_text="Only tickets assigned to this user."
+    )
+
+
+class DependenciesWriteSerializer(serializers.Serializer):
+    blocked_by = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        max_length=rules.DEPENDENCIES_MAX,
+        help_text="Ids of the tickets (same board) that must be finished first.",
+    )
+
+
+class TicketRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    current_column = serializers.CharField()
+    is_finished = serializers.BooleanField()
+
+
+class DependenciesSerializer(serializers.Serializer):
+    ticket_id = serializers.IntegerField()
+    is_blocked = serializers.BooleanField()
+    blocked_by = TicketRefSerializer(many=True)
+    blocks = TicketRefSerializer(many=True)
