@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.utils import timezone
@@ -86,6 +87,8 @@ def _flatten(detail: Any, prefix: str = "") -> list[dict]:
         rows: list[dict] = []
         for key, value in detail.items():
             name = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(key, int):  # a ListField's item: columns[1], as for nested lists
+                name = f"{prefix}[{key}]"
             if key == "non_field_errors":
                 name = prefix or "non_field_errors"
             rows.extend(_flatten(value, name))
@@ -108,11 +111,30 @@ def _validation_message(rows: list[dict]) -> str:
     return f"{first['field']}: {first['message']}{more}"
 
 
+class PayloadTooLarge(drf_exceptions.APIException):
+    status_code = 413
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
+def _client_fault(exc: Exception) -> Exception:
+    """Errors that Django or the parsers raise on a bad request body, as 4xx errors."""
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge()
+    if isinstance(exc, SuspiciousOperation):
+        return drf_exceptions.ParseError("The request is malformed.")
+    if isinstance(exc, RecursionError):
+        # json.loads gives up on very deep nesting with RecursionError, not ValueError.
+        return drf_exceptions.ParseError("The request body is nested too deeply.")
+    return exc
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response:
     """DRF's EXCEPTION_HANDLER: every error, expected or not, in the one shape."""
     if isinstance(exc, DomainError):
         body = error_body(exc.message, exc.code, exc.validation_errors, **exc.extra)
         return Response(body, status=exc.status)
+    exc = _client_fault(exc)
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, DjangoPermissionDenied):
@@ -126,6 +148,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
         headers = {}
         if getattr(exc, "wait", None):
             headers["Retry-After"] = str(int(exc.wait))
+        if getattr(exc, "auth_header", None):
+            # A 401 must say how to authenticate (RFC 9110); DRF puts it here.
+            headers["WWW-Authenticate"] = exc.auth_header
         code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
         return Response(error_body(str(exc.detail), code), status=exc.status_code, headers=headers)
     body = error_body("Internal server error.", "server_error")

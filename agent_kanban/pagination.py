@@ -38,6 +38,9 @@ class EnvelopePagination(PageNumberPagination):
         self.page_number = _positive_int(request, "page", 1)
         self.total = queryset.count()
         start = (self.page_number - 1) * self.page_size_value
+        if start >= self.total:
+            # Past the end: no query, and no OFFSET too large for the database.
+            return []
         return list(queryset[start : start + self.page_size_value])
 
     def get_paginated_response(self, data):

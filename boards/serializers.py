@@ -1,23 +1,28 @@
 from rest_framework import serializers
 
+from agent_kanban.adapters import RefuseUnknownFields
 from boards import services
 from boards.models import Board
 
 
-class ColumnSerializer(serializers.Serializer):
+class ColumnSerializer(RefuseUnknownFields):
     id = serializers.IntegerField(
         required=False, allow_null=True, help_text="Keep this column; absent for a new one."
     )
     name = serializers.CharField(max_length=services.COLUMN_NAME_MAX)
     wip_limit = serializers.IntegerField(
-        min_value=1, max_value=10_000, required=False, allow_null=True
+        min_value=1,
+        max_value=10_000,
+        required=False,
+        allow_null=True,
+        help_text="null for no limit; a kept column keeps its limit if this is absent.",
     )
     position = serializers.IntegerField(read_only=True)
     ticket_count = serializers.IntegerField(read_only=True)
     is_full = serializers.BooleanField(read_only=True)
 
 
-class ColumnsUpdateSerializer(serializers.Serializer):
+class ColumnsUpdateSerializer(RefuseUnknownFields):
     columns = ColumnSerializer(many=True, allow_empty=False, max_length=services.COLUMNS_MAX)
 
 
@@ -45,7 +50,9 @@ class BoardSerializer(serializers.ModelSerializer):
         return [column.name for column in board.columns.all()]
 
 
-class BoardWriteSerializer(serializers.Serializer):
+class BoardWriteSerializer(RefuseUnknownFields):
+    ignored_fields = frozenset({"id", "ticket_count", "created_by", "created_at", "updated_at"})
+
     name = serializers.CharField(max_length=services.NAME_MAX)
     description = serializers.CharField(
         max_length=services.DESCRIPTION_MAX, allow_blank=True, required=False, trim_whitespace=False
@@ -63,4 +70,6 @@ class BoardCreateSerializer(BoardWriteSerializer):
 
 
 class BoardUpdateSerializer(BoardWriteSerializer):
+    misplaced_fields = {"columns": "Columns change with PUT /api/boards/{id}/columns."}
+
     name = serializers.CharField(max_length=services.NAME_MAX, required=False)

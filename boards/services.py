@@ -6,6 +6,7 @@ from django.db.models import Count
 from agent_kanban.errors import Conflict, InvalidInput, NotFound, field_error
 from boards.models import DEFAULT_COLUMNS, Board, Column
 from history.services import event_append
+from tickets.models import Ticket
 
 NAME_MAX = 255
 COLUMN_NAME_MAX = 100
@@ -62,7 +63,7 @@ def board_create(
     with transaction.atomic():
         board = Board.objects.create(name=name, description=description, created_by=actor)
         Column.objects.bulk_create(
-            Column(board=board, name=spec["name"], position=index, wip_limit=spec["wip_limit"])
+            Column(board=board, name=spec["name"], position=index, wip_limit=spec.get("wip_limit"))
             for index, spec in enumerate(specs)
         )
         event_append(
@@ -107,6 +108,9 @@ def board_delete(*, actor, board_id: int) -> None:
             "seq": board.last_event_seq + 1,
             "actor": getattr(actor, "username", None),
         }
+        # Tickets first: their columns protect them, so the board's cascade alone
+        # would refuse. Their comments, labels and links go with them.
+        Ticket.objects.filter(board=board).delete()
         board.delete()
         broadcast_after_commit(message)
 
@@ -116,7 +120,7 @@ def _clean_column_specs(specs) -> list[dict]:
         raise _invalid("columns", "A board needs at least one column.")
     if len(specs) > COLUMNS_MAX:
         raise _invalid("columns", f"At most {COLUMNS_MAX} columns.")
-    cleaned, seen = [], set()
+    cleaned, seen, seen_ids = [], set(), set()
     for index, spec in enumerate(specs):
         if not isinstance(spec, dict):
             raise _invalid(f"columns[{index}]", "Each column is an object with a name.")
@@ -138,7 +142,13 @@ def _clean_column_specs(specs) -> list[dict]:
             raise _invalid(
                 f"columns[{index}].id", "Must be a column id or absent for a new column."
             )
-        cleaned.append({"id": column_id, "name": name, "wip_limit": wip_limit})
+        if column_id is not None and column_id in seen_ids:
+            raise _invalid(f"columns[{index}].id", f"Column id {column_id} appears twice.")
+        seen_ids.add(column_id)
+        cleaned_spec = {"id": column_id, "name": name}
+        if "wip_limit" in spec:
+            cleaned_spec["wip_limit"] = wip_limit
+        cleaned.append(cleaned_spec)
     return cleaned
 
 
@@ -146,7 +156,7 @@ def board_set_columns(*, actor, board_id: int, columns: list[dict]) -> list[Colu
     """Make the board's columns exactly `columns`, in that order. An entry with an `id`
     keeps that column (renamed, moved, new WIP limit: its tickets go with it); one
     without is added; a column left out is removed, which is refused while it holds
-    tickets."""
+    tickets. A kept column without a `wip_limit` key keeps its limit; null clears it."""
     specs = _clean_column_specs(columns)
     with transaction.atomic():
         board = board_get_for_write(board_id)
@@ -171,17 +181,28 @@ def board_set_columns(*, actor, board_id: int, columns: list[dict]) -> list[Colu
                 f"Cannot remove column(s) that still hold tickets: {names}. "
                 "Move the tickets first.",
                 code="column_not_empty",
+                validation_errors=[
+                    field_error(
+                        "columns",
+                        f"Column {column.name!r} still holds {column.count} tickets.",
+                        "column_not_empty",
+                    )
+                    for column in occupied
+                ],
             )
         Column.objects.filter(pk__in=[column.pk for column in removed]).delete()
         # Park kept columns on temporary names so that swapping two names never
-        # trips the unique constraint half-way.
+        # trips the unique constraint half-way. Names are stripped on input, so one
+        # with a leading space never collides with a client's name.
         for pk in kept:
-            existing[pk].name = f"__renaming_{pk}__"
+            existing[pk].name = f" renaming {pk}"
         Column.objects.bulk_update([existing[pk] for pk in kept], ["name"])
         result = []
         for index, spec in enumerate(specs):
             column = existing[spec["id"]] if spec["id"] is not None else Column(board=board)
-            column.name, column.position, column.wip_limit = spec["name"], index, spec["wip_limit"]
+            column.name, column.position = spec["name"], index
+            # An existing column keeps its WIP limit unless the request names one.
+            column.wip_limit = spec.get("wip_limit", column.wip_limit)
             column.save()
             result.append(column)
         board.save(update_fields=["updated_at"])

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from agent_kanban.adapters import RefuseUnknownFields
 from comments import services
 from comments.models import Comment
 
@@ -13,10 +14,12 @@ class CommentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CommentCreateSerializer(serializers.Serializer):
+class CommentCreateSerializer(RefuseUnknownFields):
     ticket_id = serializers.IntegerField(min_value=1)
     text = serializers.CharField(max_length=services.TEXT_MAX, trim_whitespace=False)
 
 
-class CommentUpdateSerializer(serializers.Serializer):
+class CommentUpdateSerializer(RefuseUnknownFields):
+    ignored_fields = frozenset({"id", "ticket_id", "author", "created_at", "updated_at"})
+
     text = serializers.CharField(max_length=services.TEXT_MAX, trim_whitespace=False)

@@ -62,6 +62,12 @@ def board_activity(*, board_id: int) -> QuerySet[TicketHistory]:
     return history_queryset().filter(board_id=board_id).order_by("-changed_at", "-id")
 
 
+def _kind(username: str | None, is_agent: bool | None) -> str | None:
+    if username is None:
+        return None  # the user was deleted; the changes stay counted
+    return "agent" if is_agent else "human"
+
+
 def history_stats() -> dict:
     """Counts over all history, in three aggregate queries."""
     now = timezone.now()
@@ -86,7 +92,7 @@ def history_stats() -> dict:
         "by_actor": [
             {
                 "username": row["changed_by__username"],
-                "kind": "agent" if row["changed_by__is_agent"] else "human",
+                "kind": _kind(row["changed_by__username"], row["changed_by__is_agent"]),
                 "count": row["count"],
             }
             for row in by_actor
