@@ -1,0 +1,164 @@
+"""The MCP server over streamable HTTP at /mcp, authenticated by an agent's bearer token.
+
+The SDK's session manager must be running (`session_manager.run()`) before it serves a
+request, and it is normally started by the ASGI lifespan protocol, which daphne does not
+speak. So the first request starts it: a long-lived task enters `run()` and stays there
+for the life of the event loop."""
+
+import asyncio
+import contextvars
+import json
+from dataclasses import dataclass
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+
+from agent_kanban.errors import error_body
+from agents.authentication import user_for_token
+from agents.mcp.identity import acting_with
+from agents.mcp.server import build_server
+
+MCP_PATHS = ("/mcp", "/mcp/")
+
+
+@dataclass
+class _Running:
+    loop: asyncio.AbstractEventLoop
+    manager: StreamableHTTPSessionManager
+    task: asyncio.Task
+
+
+def _header(scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin1")
+    return None
+
+
+async def _send_json(send, status: int, body: dict, headers: list | None = None) -> None:
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+def _allowed_hosts() -> list[str]:
+    # As Django's HttpRequest.get_host: in DEBUG an empty ALLOWED_HOSTS means localhost.
+    if not settings.ALLOWED_HOSTS and settings.DEBUG:
+        return [".localhost", "127.0.0.1", "[::1]"]
+    return settings.ALLOWED_HOSTS
+
+
+@database_sync_to_async
+def _authenticate(secret: str):
+    return user_for_token(secret)
+
+
+class MCPHttpApp:
+    """ASGI app: checks the Host like Django does and the bearer token, then hands the
+    request to the SDK's session manager with the token's identity in context."""
+
+    def __init__(self) -> None:
+        self._running: _Running | None = None
+        self._lock: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        host, _ = split_domain_port(_header(scope, b"host") or "")
+        if not validate_host(host, _allowed_hosts()):
+            await _send_json(send, 400, error_body("Invalid Host header.", "bad_request"))
+            return
+        scheme, _, secret = (_header(scope, b"authorization") or "").strip().partition(" ")
+        secret = secret.strip()
+        if scheme.lower() != "bearer" or not secret:
+            await self._unauthorized(
+                send, "not_authenticated", "Send 'Authorization: Bearer <token>'."
+            )
+            return
+        user, token = await _authenticate(secret)
+        if user is None:
+            await self._unauthorized(
+                send, "authentication_failed", "The token is unknown, revoked or expired."
+            )
+            return
+        manager = await self.session_manager()
+        # The SDK binds each MCP session to the credential that opened it.
+        principal = AccessToken(
+            token=f"token-{token.pk}",
+            client_id=f"token-{token.pk}",
+            subject=str(user.pk),
+            scopes=[],
+        )
+        scope = {**scope, "user": AuthenticatedUser(principal)}
+        with acting_with(secret):
+            await manager.handle_request(scope, receive, send)
+
+    @staticmethod
+    async def _unauthorized(send, code: str, message: str) -> None:
+        headers = [(b"www-authenticate", b'Bearer realm="mcp"')]
+        await _send_json(send, 401, error_body(message, code), headers)
+
+    async def session_manager(self) -> StreamableHTTPSessionManager:
+        """The running session manager of this event loop, started on first use."""
+        loop = asyncio.get_running_loop()
+        if self._lock_loop is not loop:
+            self._lock, self._lock_loop = asyncio.Lock(), loop
+        async with self._lock:
+            running = self._running
+            if running is None or running.loop is not loop or running.task.done():
+                self._running = running = await self._start(loop)
+        return running.manager
+
+    @staticmethod
+    async def _start(loop: asyncio.AbstractEventLoop) -> _Running:
+        server = build_server()
+        server.streamable_http_app(
+            max_request_body_size=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+            # The Host is checked above against ALLOWED_HOSTS, as for every Django page.
+            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        )
+        manager = server.session_manager
+        started = asyncio.Event()
+
+        async def run_forever() -> None:
+            async with manager.run():
+                started.set()
+                await asyncio.Event().wait()
+
+        # A fresh context: the manager's tasks must not inherit the first caller's identity.
+        task = loop.create_task(run_forever(), context=contextvars.Context())
+        waiter = loop.create_task(started.wait())
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            waiter.cancel()
+            task.result()  # raises why the manager could not start
+        return _Running(loop=loop, manager=manager, task=task)
+
+
+mcp_http_app = MCPHttpApp()
+
+
+def mount_mcp(app):
+    """`app` with the MCP server answering at /mcp."""
+
+    async def router(scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] in MCP_PATHS:
+            await mcp_http_app(scope, receive, send)
+        else:
+            await app(scope, receive, send)
+
+    return router
