@@ -39,6 +39,6 @@ class Command(BaseCommand):
             how = f"as {username!r} with the password you set"
         self.stdout.write(
             self.style.SUCCESS(
-                f"Agent Kanban is at {url}/ — log in at {url}/admin/ or {url}/api/ {how}."
+                f"Agent Kanban is at {url}/ — log in there {how}."
             )
         )

@@ -1,0 +1,249 @@
+"""Time to interactive of a board of 1,000 cards, in headless Chromium.
+
+    python bench/board_page.py                      # SQLite in a temporary folder
+    python bench/board_page.py --cards 2000 --runs 7
+    python bench/board_page.py --database-url postgresql://postgres@127.0.0.1:5432/ak_bench_board
+
+It builds a throwaway database through the services (as real data is made), serves it
+with daphne on a free port, logs in with Playwright and opens the board --runs times.
+For each load it reads, from the browser's own clocks: the first byte of the page,
+DOMContentLoaded, the moment board.js has wired the page up ("interactive": cards can
+be dragged, keys work) and the moment the live connection is up. Then it times a
+keyboard move on the big board, from the key press to the server's answer applied.
+Reported, not asserted. Prints a table and writes JSON to bench/results/."""
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CHROMIUM = "/usr/bin/chromium"
+DAPHNE = [sys.executable, "-m", "daphne", "-b", "127.0.0.1"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "bench password 42"
+COLUMNS = ["Backlog", "Ready", "In Progress", "Review", "Done"]
+LABELS = ["frontend", "backend", "bug", "docs", "perf", "security"]
+
+
+def configure(database_url: str | None) -> dict:
+    """A fresh database for this run; returns the environment the server needs."""
+    if database_url:
+        from urllib.parse import urlparse
+
+        import psycopg
+
+        name = urlparse(database_url).path.lstrip("/")
+        admin = database_url.rsplit("/", 1)[0] + "/postgres"
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            connection.execute(f'CREATE DATABASE "{name}"')
+        os.environ["DATABASE_URL"] = database_url
+    else:
+        folder = tempfile.mkdtemp(prefix="ak-bench-board-")
+        os.environ["DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"
+        os.environ["VAR_DIR"] = folder
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agent_kanban.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return {key: os.environ[key] for key in ("DATABASE_URL", "VAR_DIR") if key in os.environ}
+
+
+def build(cards: int) -> int:
+    """A board of `cards` tickets made through the services; returns its id."""
+    from django.db import transaction
+
+    from agents.models import User
+    from agents.services import agent_create
+    from boards.services import board_create
+    from tickets.services import ticket_claim, ticket_create
+
+    human = User.objects.create_user(username="bench", password=PASSWORD, is_staff=True)
+    User.objects.create_user(username="bob", password=PASSWORD)
+    agent = agent_create(username="bench-agent").token.user
+    started = time.perf_counter()
+    with transaction.atomic():
+        board = board_create(actor=human, name="Benchmark board", columns=COLUMNS)
+        for index in range(cards):
+            ticket = ticket_create(
+                actor=human,
+                board_id=board.pk,
+                title=f"Card {index}: make the thing number {index} work well",
+                column=COLUMNS[index % len(COLUMNS)],
+                priority=["critical", "high", "medium", "low"][index % 4],
+                labels=[LABELS[index % len(LABELS)], LABELS[index % 4]][: index % 3],
+                assignee=["bench", "bob", None][index % 3],
+            )
+            if index % 25 == 0:
+                ticket_claim(actor=agent, ticket_id=ticket.pk)
+    print(f"built {cards} cards in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return board.pk
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve(env: dict) -> tuple[subprocess.Popen, str]:
+    import httpx
+
+    port = free_port()
+    server = subprocess.Popen(
+        [*DAPHNE, "-p", str(port), "agent_kanban.asgi:application"],
+        cwd=ROOT,
+        env={**os.environ, **env, "DEBUG": "false", "LOG_LEVEL": "WARNING"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                return server, base
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    server.kill()
+    raise SystemExit("daphne did not start")
+
+
+LOAD_TIMES = """() => {
+  const nav = performance.getEntriesByType("navigation")[0];
+  return {
+    first_byte_ms: nav.responseStart,
+    html_bytes: nav.encodedBodySize || nav.transferSize,
+    dom_content_loaded_ms: nav.domContentLoadedEventEnd,
+    interactive_ms: Number(document.getElementById("board").dataset.readyAt),
+  };
+}"""
+
+
+def measure(base: str, board_id: int, runs: int) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    loads = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        page.goto("/login/")
+        page.fill("input[name=username]", "bench")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/")
+        page.goto(f"/boards/{board_id}/")  # warm: static files cached, templates compiled
+        page.wait_for_selector("#board[data-ready]")
+        for _ in range(runs):
+            page.goto(f"/boards/{board_id}/")
+            page.wait_for_selector("#board[data-ready]", timeout=60_000)
+            page.wait_for_selector('[data-live-indicator][data-state="live"]', timeout=60_000)
+            times = page.evaluate(LOAD_TIMES)
+            times["live_ms"] = page.evaluate("performance.now()")
+            times["cards"] = page.locator("[data-card]").count()
+            loads.append(times)
+        move_ms = time_keyboard_move(page)
+        browser.close()
+    return {"loads": loads, "keyboard_move_ms": move_ms}
+
+
+def time_keyboard_move(page) -> float:
+    """Alt+Right on a card of the big board, until the move is saved and shown."""
+    card = page.locator('[data-column-name="Backlog"] [data-card]').nth(3)
+    card.focus()
+    page.wait_for_function("!document.querySelector('#board[data-syncing]')")
+    started = page.evaluate("performance.now()")
+    page.keyboard.press("Alt+ArrowRight")
+    page.wait_for_function("!!document.querySelector('.card.pending')", timeout=5_000)
+    page.wait_for_function("!document.querySelector('.card.pending, #board[data-syncing]')")
+    return page.evaluate("performance.now()") - started
+
+
+def summarise(result: dict) -> dict:
+    loads = result["loads"]
+    keys = ["first_byte_ms", "dom_content_loaded_ms", "interactive_ms", "live_ms"]
+    return {
+        key: {
+            "median": statistics.median(load[key] for load in loads),
+            "min": min(load[key] for load in loads),
+            "max": max(load[key] for load in loads),
+        }
+        for key in keys
+    } | {
+        "cards": loads[0]["cards"],
+        "html_kib": round(loads[0]["html_bytes"] / 1024),
+        "keyboard_move_ms": result["keyboard_move_ms"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cards", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    env = configure(args.database_url)
+    board_id = build(args.cards)
+    from django.db import connections
+
+    connections.close_all()
+    server, base = serve(env)
+    try:
+        summary = summarise(measure(base, board_id, args.runs))
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+    database = "postgresql" if args.database_url else "sqlite"
+    print(f"\nBoard page, {summary['cards']} cards, {database}, median of {args.runs} loads")
+    print(f"  HTML                 {summary['html_kib']} KiB")
+    for key, label in [
+        ("first_byte_ms", "first byte"),
+        ("dom_content_loaded_ms", "DOMContentLoaded"),
+        ("interactive_ms", "interactive"),
+        ("live_ms", "live connection up"),
+    ]:
+        row = summary[key]
+        print(
+            f"  {label:<20} {row['median']:7.0f} ms  (min {row['min']:.0f}, max {row['max']:.0f})"
+        )
+    print(f"  keyboard move        {summary['keyboard_move_ms']:7.0f} ms  (key press to saved)")
+    results = ROOT / "bench" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = results / f"board-page-{database}-{stamp}.json"
+    path.write_text(
+        json.dumps(
+            {"cards": args.cards, "database": database, "machine": platform.node(), **summary},
+            indent=2,
+        )
+    )
+    print(f"  written to {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

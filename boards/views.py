@@ -1,0 +1,221 @@
+"""The board pages: thin adapters over the selectors (reads) and services (writes).
+
+The dashboard writes with plain form posts; the board page's JavaScript writes through
+the REST API with the session, and fetches the fragments below to show the result."""
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from agent_kanban.errors import DomainError
+from boards import selectors, services
+from boards.forms import BoardFilters
+from boards.models import Column
+from boards.templatetags.board_tags import card_context
+from boards.templatetags.timeline import timeline
+from comments.selectors import ticket_comments
+from history.selectors import ticket_history
+from stats.selectors import board_ticket_colors
+from tickets.models import Label, Priority
+from tickets.selectors import ticket_dependencies, ticket_get, ticket_list
+
+CARDS_PER_REQUEST = 500
+
+
+def _board_or_404(board_id: int):
+    try:
+        return selectors.board_get(board_id=board_id)
+    except DomainError as error:
+        raise Http404(error.message) from error
+
+
+def _column_counts(board_ids: list[int]) -> dict[int, list[dict]]:
+    """Every column of the boards with its ticket count, in one query."""
+    columns = (
+        Column.objects.filter(board_id__in=board_ids)
+        .annotate(ticket_count=Count("tickets"))
+        .order_by("board_id", "position")
+    )
+    by_board: dict[int, list[dict]] = {board_id: [] for board_id in board_ids}
+    for column in columns:
+        by_board[column.board_id].append(
+            {
+                "name": column.name,
+                "count": column.ticket_count,
+                "wip_limit": column.wip_limit,
+                "is_full": column.wip_limit is not None and column.ticket_count >= column.wip_limit,
+            }
+        )
+    return by_board
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    boards = list(selectors.board_list())
+    counts = _column_counts([board.pk for board in boards])
+    for board in boards:
+        board.column_counts = counts[board.pk]
+        total = sum(column["count"] for column in board.column_counts)
+        for index, column in enumerate(board.column_counts):
+            column["share"] = round(100 * column["count"] / total, 2) if total else 0
+            column["hue"] = (210 + index * 47) % 360
+    return render(request, "boards/dashboard.html", {"boards": boards})
+
+
+def _back_with_error(request: HttpRequest, error: DomainError, where: str) -> HttpResponse:
+    messages.error(request, error.message)
+    return redirect(where)
+
+
+@login_required
+@require_POST
+def board_create(request: HttpRequest) -> HttpResponse:
+    names = [name.strip() for name in request.POST.get("columns", "").split(",") if name.strip()]
+    try:
+        board = services.board_create(
+            actor=request.user,
+            name=request.POST.get("name", ""),
+            description=request.POST.get("description", ""),
+            columns=names or None,
+        )
+    except DomainError as error:
+        return _back_with_error(request, error, "dashboard")
+    messages.success(request, f"Board “{board.name}” created.")
+    return redirect("board", board_id=board.pk)
+
+
+@login_required
+@require_POST
+def board_rename(request: HttpRequest, board_id: int) -> HttpResponse:
+    _board_or_404(board_id)
+    try:
+        board = services.board_update(
+            actor=request.user, board_id=board_id, name=request.POST.get("name", "")
+        )
+    except DomainError as error:
+        return _back_with_error(request, error, "dashboard")
+    messages.success(request, f"Board renamed to “{board.name}”.")
+    return redirect("dashboard")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def board_delete(request: HttpRequest, board_id: int) -> HttpResponse:
+    """GET asks for confirmation (the dashboard asks in a dialog and posts straight here)."""
+    board = _board_or_404(board_id)
+    if request.method == "GET":
+        return render(request, "boards/board_delete.html", {"board": board})
+    services.board_delete(actor=request.user, board_id=board_id)
+    messages.success(request, f"Board “{board.name}” deleted.")
+    return redirect("dashboard")
+
+
+def _filtered_tickets(board_id: int, filters: BoardFilters, now):
+    tickets = ticket_list(board_id=board_id, **filters.selector_kwargs())
+    if filters.claimed:
+        tickets = tickets.filter(claimed_by__is_agent=True, lease_expires_at__gt=now)
+    return tickets
+
+
+@login_required
+@require_GET
+def board_page(request: HttpRequest, board_id: int) -> HttpResponse:
+    # The sequence number is read before the tickets: an event that lands in between
+    # is replayed to the page and applied again, which is harmless; one missed is not.
+    board = _board_or_404(board_id)
+    filters = BoardFilters.from_query(request.GET)
+    now = timezone.now()
+    columns = selectors.board_columns(board_id=board_id)
+    cards: dict[int, list[dict]] = {column["id"]: [] for column in columns}
+    colours = board_ticket_colors(board_id)
+    for ticket in _filtered_tickets(board_id, filters, now):
+        cards[ticket.column_id].append(card_context(ticket, now, colours.get(ticket.pk)))
+    for column in columns:
+        column["cards"] = cards[column["id"]]
+    shown = sum(len(column["cards"]) for column in columns)
+    total = sum(column["ticket_count"] for column in columns)
+    context = {
+        "board": board,
+        "columns": columns,
+        "filters": filters,
+        "shown": shown,
+        "total": total,
+        "labels": Label.objects.filter(board_id=board_id).order_by("name"),
+        "users": get_user_model().objects.filter(is_active=True).order_by("username"),
+        "priorities": [member.label for member in Priority],
+    }
+    return render(request, "boards/board.html", context)
+
+
+def _parse_ids(raw: str) -> list[int]:
+    ids = []
+    for part in raw.split(",")[:CARDS_PER_REQUEST]:
+        part = part.strip()
+        if part.isascii() and part.isdecimal() and len(part) < 19:
+            ids.append(int(part))
+    return ids
+
+
+@login_required
+@require_GET
+def cards_fragment(request: HttpRequest, board_id: int, ticket_id: int | None = None):
+    """The cards named by `ids` (or the one in the path) that match the page's filters,
+    rendered with the page's card template. A card left out is gone or filtered out."""
+    _board_or_404(board_id)
+    ids = [ticket_id] if ticket_id is not None else _parse_ids(request.GET.get("ids", ""))
+    filters = BoardFilters.from_query(request.GET)
+    now = timezone.now()
+    tickets = list(_filtered_tickets(board_id, filters, now).filter(pk__in=ids))
+    colours = board_ticket_colors(board_id) if tickets else {}
+    html = "".join(
+        render_to_string(
+            "boards/_card.html", card_context(ticket, now, colours.get(ticket.pk)), request=request
+        )
+        for ticket in tickets
+    )
+    if ticket_id is not None and not html:
+        # 204 says "not on this board as filtered", so the page drops the card.
+        return HttpResponse(status=204)
+    return HttpResponse(html)
+
+
+def _ticket_on_board(board_id: int, ticket_id: int):
+    try:
+        ticket = ticket_get(ticket_id=ticket_id)
+    except DomainError as error:
+        raise Http404(error.message) from error
+    if ticket.board_id != board_id:
+        raise Http404("No such card on this board.")
+    return ticket
+
+
+@login_required
+@require_GET
+def ticket_detail(request: HttpRequest, board_id: int, ticket_id: int) -> HttpResponse:
+    """The card detail shown in the board page's dialog; opened directly, it is the
+    board page with the dialog open."""
+    if request.headers.get("X-Fragment") != "1":
+        return redirect(f"{reverse('board', args=[board_id])}?card={ticket_id}")
+    board = _board_or_404(board_id)
+    ticket = _ticket_on_board(board_id, ticket_id)
+    now = timezone.now()
+    context = {
+        "board": board,
+        "ticket": ticket,
+        "card": card_context(ticket, now),
+        "dependencies": ticket_dependencies(ticket_id=ticket_id),
+        "comments": ticket_comments(ticket_id=ticket_id),
+        "timeline": timeline(ticket_history(ticket_id=ticket_id)),
+        "users": get_user_model().objects.filter(is_active=True).order_by("username"),
+        "labels": Label.objects.filter(board_id=board_id).order_by("name"),
+        "priorities": [member.label for member in Priority],
+    }
+    return render(request, "boards/_detail.html", context)

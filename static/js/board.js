@@ -1,0 +1,578 @@
+/* The board page's core: placing cards, refreshing them from the server's own card
+   template, moves (keyboard here, pointer in board-drag.js), new cards, counts and
+   clocks. The card detail (board-detail.js), the columns editor (board-columns.js) and
+   live updates (board-live.js) plug into `AK.board`. Writes go through the REST API. */
+(() => {
+  "use strict";
+
+  const AK = window.AK;
+  const board = document.getElementById("board");
+  if (!board || !AK) return;
+
+  const boardId = Number(board.dataset.boardId);
+  const filterQuery = board.dataset.filters || "";
+  const me = board.dataset.user;
+  const state = {
+    seq: Number(board.dataset.lastSeq) || 0,
+    press: null,
+    drag: null,
+    justDragged: false,
+    openTicket: null,
+    deferred: new Set(),
+  };
+
+  const $ = (selector, root = document) => root.querySelector(selector);
+  const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
+  const columnsHost = () => $("[data-columns]", board);
+  const columns = () => $$("[data-column]", board);
+  const columnById = (id) => $(`[data-column][data-column-id="${CSS.escape(String(id))}"]`, board);
+  const cardById = (id) => document.getElementById(`card-${id}`);
+  const listOf = (column) => $("[data-cards]", column);
+  const columnOf = (card) => card.closest("[data-column]");
+  const cardsIn = (list) => [...list.children].filter((el) => el.matches("[data-card]"));
+  const announcer = $("[data-announce]");
+
+  // How many refreshes are under way; `data-syncing` lets tests (and styles) know.
+  let syncing = 0;
+  function track(promise) {
+    syncing += 1;
+    board.dataset.syncing = "1";
+    return promise.finally(() => {
+      syncing -= 1;
+      if (!syncing) delete board.dataset.syncing;
+    });
+  }
+
+  function announce(text) {
+    announcer.textContent = "";
+    requestAnimationFrame(() => {
+      announcer.textContent = text;
+    });
+  }
+
+  function withFilters(url) {
+    if (!filterQuery) return url;
+    return url + (url.includes("?") ? "&" : "?") + filterQuery;
+  }
+
+  function titleOf(card) {
+    return $(".card-title", card)?.textContent.trim() || `#${card.dataset.id}`;
+  }
+
+  // ------------------------------------------------------------ placing cards
+
+  /** Board order: the fractional position key (byte order), then the id. */
+  function compareCards(a, b) {
+    const pa = a.dataset.position;
+    const pb = b.dataset.position;
+    if (pa !== pb) return pa < pb ? -1 : 1;
+    return Number(a.dataset.id) - Number(b.dataset.id);
+  }
+
+  /** Put a card where its column and position say it belongs. */
+  function placeCard(card) {
+    const column = columnById(card.dataset.columnId);
+    if (!column) {
+      card.remove();
+      return;
+    }
+    const list = listOf(column);
+    const before = cardsIn(list).find((other) => other !== card && compareCards(card, other) < 0);
+    if (card.parentElement !== list || card.nextElementSibling !== before) {
+      list.insertBefore(card, before || null);
+    }
+  }
+
+  function install(fresh, current) {
+    const hadFocus = current && document.activeElement === current;
+    if (current) current.replaceWith(fresh);
+    placeCard(fresh);
+    if (hadFocus) fresh.focus({ preventScroll: true });
+    if (!current) {
+      fresh.classList.add("flash");
+      setTimeout(() => fresh.classList.remove("flash"), 1300);
+    }
+    refreshClock(fresh);
+  }
+
+  function removeCard(card) {
+    if (document.activeElement === card) {
+      const next = card.nextElementSibling?.matches("[data-card]")
+        ? card.nextElementSibling
+        : card.previousElementSibling;
+      next?.focus?.();
+    }
+    card.remove();
+  }
+
+  // ------------------------------------------------------------ refreshing from the server
+
+  const refresh = { ids: new Set(), timer: null, waiters: [], running: Promise.resolve() };
+
+  /** Fetch the named cards (as the page's filters see them) and apply them. Batched;
+      the promise settles once they are on the page. */
+  function refreshCards(ids, delay = 40) {
+    for (const id of ids) refresh.ids.add(Number(id));
+    clearTimeout(refresh.timer);
+    const done = track(new Promise((resolve) => refresh.waiters.push(resolve)));
+    refresh.timer = setTimeout(() => {
+      const waiters = refresh.waiters;
+      refresh.waiters = [];
+      refresh.running = refresh.running
+        .then(flushRefresh)
+        .catch(() => {})
+        .then(() => waiters.forEach((resolve) => resolve()));
+    }, delay);
+    return done;
+  }
+
+  async function flushRefresh() {
+    const ids = [...refresh.ids];
+    refresh.ids.clear();
+    for (let start = 0; start < ids.length; start += 200) {
+      const chunk = ids.slice(start, start + 200);
+      let result;
+      try {
+        result = await AK.fragment(withFilters(`/boards/${boardId}/cards/?ids=${chunk.join(",")}`));
+      } catch (error) {
+        AK.toast(error.message, "error");
+        continue;
+      }
+      const template = document.createElement("template");
+      template.innerHTML = result.html;
+      const fresh = new Map($$("[data-card]", template.content).map((card) => [Number(card.dataset.id), card]));
+      for (const id of chunk) applyFresh(id, fresh.get(id));
+    }
+    updateShown();
+    scheduleCounts();
+  }
+
+  function busy(card) {
+    return card && (card.classList.contains("pending") || state.drag?.card === card);
+  }
+
+  function applyFresh(id, fresh) {
+    const current = cardById(id);
+    if (busy(current)) {
+      state.deferred.add(id);
+      return;
+    }
+    if (!fresh) {
+      if (current) removeCard(current);
+      return;
+    }
+    if (current && Number(current.dataset.version) > Number(fresh.dataset.version)) return;
+    install(fresh, current);
+  }
+
+  function runDeferred() {
+    if (!state.deferred.size) return;
+    const ids = [...state.deferred];
+    state.deferred.clear();
+    refreshCards(ids);
+  }
+
+  // Column counts and WIP state come from the API, which counts what filters hide too.
+  let countsTimer = null;
+  let countsDone = null;
+  function scheduleCounts() {
+    clearTimeout(countsTimer);
+    if (!countsDone) {
+      let resolve;
+      track(new Promise((done) => (resolve = done)));
+      countsDone = resolve;
+    }
+    countsTimer = setTimeout(() => {
+      const done = countsDone;
+      countsDone = null;
+      updateCounts().finally(done);
+    }, 150);
+  }
+
+  async function updateCounts() {
+    let data;
+    try {
+      data = await AK.api("GET", `/api/boards/${boardId}/columns`);
+    } catch {
+      return;
+    }
+    const shownIds = columns().map((column) => Number(column.dataset.columnId));
+    if (data.length !== shownIds.length || data.some((column, i) => column.id !== shownIds[i])) {
+      resync();
+      return;
+    }
+    let total = 0;
+    for (const info of data) {
+      total += info.ticket_count;
+      const column = columnById(info.id);
+      const count = $("[data-count]", column);
+      count.textContent = info.wip_limit ? `${info.ticket_count} / ${info.wip_limit}` : `${info.ticket_count}`;
+      column.classList.toggle("is-full", Boolean(info.is_full));
+      column.classList.toggle("is-over", Boolean(info.wip_limit && info.ticket_count > info.wip_limit));
+      column.dataset.wip = info.wip_limit ?? "";
+    }
+    board.dataset.total = total;
+    updateShown();
+  }
+
+  function updateShown() {
+    const shown = $$("[data-card]", board).length;
+    const total = Number(board.dataset.total || shown);
+    $("[data-shown]").textContent = filterQuery
+      ? `Showing ${shown} of ${total} cards`
+      : `${total} card${total === 1 ? "" : "s"}`;
+  }
+
+  /** Re-render the columns from the page itself (after a columns change, or a gap). */
+  let resyncTimer = null;
+  let resyncDone = null;
+  function resync() {
+    clearTimeout(resyncTimer);
+    if (!resyncDone) {
+      let resolve;
+      track(new Promise((done) => (resolve = done)));
+      resyncDone = resolve;
+    }
+    resyncTimer = setTimeout(() => {
+      const done = resyncDone;
+      resyncDone = null;
+      doResync().finally(done);
+    }, 50);
+  }
+
+  async function doResync() {
+    if (state.drag || $$(".card.pending", board).length) {
+      resync();
+      return;
+    }
+    let result;
+    try {
+      result = await AK.fragment(withFilters(`/boards/${boardId}/`));
+    } catch {
+      return;
+    }
+    const page = new DOMParser().parseFromString(result.html, "text/html");
+    const focusedId = document.activeElement?.matches?.("[data-card]") ? document.activeElement.dataset.id : null;
+    const openComposer = $$("[data-composer]:not([hidden])", board).map((form) => columnOf(form).dataset.columnId);
+    columnsHost().replaceWith(page.querySelector("[data-columns]"));
+    for (const id of openComposer) {
+      const column = columnById(id);
+      if (column) $("[data-composer]", column).hidden = false;
+    }
+    const columnsDialog = document.getElementById("columns-dialog");
+    if (!columnsDialog.open) {
+      $("[data-column-rows]", columnsDialog).replaceWith(page.querySelector("[data-column-rows]"));
+    }
+    $("[data-label-filter]").innerHTML = page.querySelector("[data-label-filter]").innerHTML;
+    $("[data-shown]").textContent = page.querySelector("[data-shown]").textContent;
+    $("[data-board-name]").textContent = page.querySelector("[data-board-name]").textContent;
+    if (focusedId) cardById(focusedId)?.focus({ preventScroll: true });
+    refreshClock(board);
+  }
+
+  // ------------------------------------------------------------ moving cards
+
+  function neighbours(card) {
+    let prev = card.previousElementSibling;
+    while (prev && !prev.matches("[data-card]")) prev = prev.previousElementSibling;
+    let next = card.nextElementSibling;
+    while (next && !next.matches("[data-card]")) next = next.nextElementSibling;
+    return { prev, next };
+  }
+
+  /** The position that puts the card exactly where it now is in the page. */
+  function positionHere(card) {
+    const { prev, next } = neighbours(card);
+    if (prev) return { after: Number(prev.dataset.id) };
+    if (next) return { before: Number(next.dataset.id) };
+    return "bottom";
+  }
+
+  function snapBack(card) {
+    placeCard(card);
+    card.classList.add("snap-back");
+    setTimeout(() => card.classList.remove("snap-back"), 500);
+  }
+
+  /** The card is already where the person put it; ask the server to agree. */
+  function commitMove(card) {
+    return track(saveMove(card));
+  }
+
+  async function saveMove(card) {
+    const column = columnOf(card);
+    const id = Number(card.dataset.id);
+    card.classList.add("pending");
+    try {
+      const ticket = await AK.api("POST", `/api/tickets/${id}/move`, {
+        column: column.dataset.columnName,
+        position: positionHere(card),
+        version: Number(card.dataset.version),
+      });
+      card.dataset.version = ticket.version;
+      card.dataset.position = ticket.position;
+      card.dataset.columnId = ticket.column_id;
+      announce(`Moved “${titleOf(card)}” to ${ticket.current_column}.`);
+    } catch (error) {
+      snapBack(card);
+      AK.toast(error.message, "error", 7000);
+      announce(`Not moved: ${error.message}`);
+    } finally {
+      card.classList.remove("pending");
+      state.deferred.add(id);
+      runDeferred();
+      scheduleCounts();
+    }
+  }
+
+  function moveByKey(card, key) {
+    if (card.classList.contains("pending")) return;
+    const list = card.parentElement;
+    const siblings = cardsIn(list);
+    const index = siblings.indexOf(card);
+    if (key === "ArrowUp" || key === "ArrowDown") {
+      const other = siblings[index + (key === "ArrowUp" ? -1 : 1)];
+      if (!other) return;
+      if (key === "ArrowUp") list.insertBefore(card, other);
+      else other.after(card);
+    } else {
+      const all = columns();
+      const target = all[all.indexOf(columnOf(card)) + (key === "ArrowLeft" ? -1 : 1)];
+      if (!target) return;
+      const targetList = listOf(target);
+      const targetCards = cardsIn(targetList);
+      targetList.insertBefore(card, targetCards[Math.min(index, targetCards.length)] || null);
+    }
+    card.focus({ preventScroll: false });
+    card.scrollIntoView({ block: "nearest", inline: "nearest" });
+    commitMove(card);
+  }
+
+  function focusNeighbour(card, key) {
+    const siblings = cardsIn(card.parentElement);
+    const index = siblings.indexOf(card);
+    let target = null;
+    if (key === "ArrowUp") target = siblings[index - 1];
+    else if (key === "ArrowDown") target = siblings[index + 1];
+    else {
+      const all = columns();
+      let position = all.indexOf(columnOf(card));
+      const step = key === "ArrowLeft" ? -1 : 1;
+      for (position += step; position >= 0 && position < all.length && !target; position += step) {
+        const others = cardsIn(listOf(all[position]));
+        target = others[Math.min(index, others.length - 1)];
+      }
+    }
+    if (target) {
+      target.focus();
+      target.scrollIntoView({ block: "nearest", inline: "nearest" });
+    }
+  }
+
+  // ------------------------------------------------------------ clicks and keys
+
+  board.addEventListener("click", (event) => {
+    if (state.justDragged) {
+      event.preventDefault();
+      event.stopPropagation();
+      return;
+    }
+    const addButton = event.target.closest("[data-add-card]");
+    if (addButton) {
+      openComposer(columnOf(addButton));
+      return;
+    }
+    if (event.target.closest("[data-composer-cancel]")) {
+      closeComposer(event.target.closest("[data-composer]"));
+      return;
+    }
+    if (event.target.closest("[data-open-columns]")) {
+      B.openColumnsEditor();
+      return;
+    }
+    if (event.target.closest("[data-open-help]")) {
+      document.getElementById("help-dialog").showModal();
+      return;
+    }
+    const card = event.target.closest("[data-card]");
+    if (!card) return;
+    // A modified click on the title opens the shareable link in a new tab as usual.
+    if (event.target.closest("a") && (event.metaKey || event.ctrlKey || event.shiftKey || event.button === 1)) return;
+    event.preventDefault();
+    B.openDetail(Number(card.dataset.id));
+  });
+
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && state.drag) {
+      event.preventDefault();
+      B.cancelDrag();
+      return;
+    }
+    if (document.querySelector("dialog[open]")) return;
+    const target = event.target;
+    if (target.closest?.("input, textarea, select, [contenteditable]")) return;
+    if (event.key === "/" && !event.ctrlKey && !event.metaKey) {
+      event.preventDefault();
+      $('[data-filters-form] input[name="q"]').focus();
+      return;
+    }
+    if (event.key === "?") {
+      event.preventDefault();
+      document.getElementById("help-dialog").showModal();
+      return;
+    }
+    const card = target.closest?.("[data-card]");
+    if (!card) return;
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      B.openDetail(Number(card.dataset.id));
+    } else if (event.key.startsWith("Arrow")) {
+      event.preventDefault();
+      if (event.altKey || event.shiftKey) moveByKey(card, event.key);
+      else focusNeighbour(card, event.key);
+    } else if (event.key === "n") {
+      event.preventDefault();
+      openComposer(columnOf(card));
+    }
+  });
+
+  // Choosing a filter applies it; typing a search waits for Enter.
+  $("[data-filters-form]").addEventListener("change", (event) => {
+    if (event.target.matches("select, input[type=checkbox]")) event.currentTarget.requestSubmit();
+  });
+  $("[data-filters-form]").addEventListener("submit", (event) => {
+    // Leave empty fields out, so a shared link stays short.
+    for (const field of event.currentTarget.elements) {
+      if (field.name && !field.value) field.disabled = true;
+    }
+  });
+
+  document.getElementById("help-dialog").addEventListener("click", (event) => {
+    if (event.target.closest("[data-close]") || event.target.id === "help-dialog") event.currentTarget.close();
+  });
+
+  // ------------------------------------------------------------ adding cards
+
+  function openComposer(column) {
+    const form = $("[data-composer]", column);
+    form.hidden = false;
+    $("textarea", form).focus();
+  }
+
+  function closeComposer(form) {
+    form.hidden = true;
+    $("textarea", form).value = "";
+  }
+
+  board.addEventListener("keydown", (event) => {
+    const form = event.target.closest("[data-composer]");
+    if (!form) return;
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      form.requestSubmit();
+    } else if (event.key === "Escape") {
+      event.preventDefault();
+      closeComposer(form);
+    }
+  });
+
+  board.addEventListener("submit", async (event) => {
+    const form = event.target.closest("[data-composer]");
+    if (!form) return;
+    event.preventDefault();
+    const textarea = $("textarea", form);
+    const title = textarea.value.trim();
+    if (!title) return;
+    const column = columnOf(form);
+    textarea.disabled = true;
+    try {
+      const ticket = await AK.api("POST", "/api/tickets/", {
+        board_id: boardId,
+        column: column.dataset.columnName,
+        title,
+        position: "top",
+      });
+      textarea.value = "";
+      await refreshCards([ticket.id], 0);
+      if (!cardById(ticket.id)) AK.toast(`Card #${ticket.id} added; the filters hide it.`);
+      announce(`Added “${title}” to ${column.dataset.columnName}.`);
+    } catch (error) {
+      AK.toast(error.message, "error", 7000);
+    } finally {
+      textarea.disabled = false;
+      textarea.focus();
+    }
+  });
+
+  // ------------------------------------------------------------ clocks: age in column, lease left
+
+  function refreshClock(root) {
+    const now = Date.now();
+    for (const el of $$("time[data-age]", root)) {
+      const since = Date.parse(el.getAttribute("datetime"));
+      el.textContent = AK.shortDuration(now - since);
+      if (!el.dataset.titled) {
+        el.title = `${el.title} (in this column since ${new Date(since).toLocaleString()})`;
+        el.dataset.titled = "1";
+      }
+    }
+    for (const el of $$("time[data-until]", root)) {
+      const left = Date.parse(el.getAttribute("datetime")) - now;
+      const badge = el.closest(".badge-claim");
+      if (left <= 0) {
+        badge?.classList.add("expired");
+        el.textContent = "0m";
+      } else {
+        el.textContent = left < 60000 ? "<1m" : AK.shortDuration(left);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ shared with the other board scripts
+
+  const B = {
+    root: board,
+    boardId,
+    me,
+    state,
+    $,
+    $$,
+    columnsHost,
+    columns,
+    columnById,
+    cardById,
+    listOf,
+    columnOf,
+    cardsIn,
+    announce,
+    track,
+    placeCard,
+    removeCard,
+    refreshCards,
+    busy,
+    runDeferred,
+    scheduleCounts,
+    updateShown,
+    resync,
+    doResync,
+    neighbours,
+    commitMove,
+    refreshClock,
+  };
+  AK.board = B;
+
+  // ------------------------------------------------------------ start (after every board script has loaded)
+
+  document.addEventListener("DOMContentLoaded", () => {
+    board.dataset.total = String(
+      columns().reduce((sum, column) => sum + Number.parseInt($("[data-count]", column).textContent, 10), 0),
+    );
+    refreshClock(board);
+    setInterval(() => refreshClock(board), 30000);
+    B.connect();
+    const wanted = Number(new URL(window.location.href).searchParams.get("card"));
+    if (wanted) B.openDetail(wanted);
+    board.dataset.ready = "1";
+    board.dataset.readyAt = String(Math.round(performance.now()));
+  });
+})();
