@@ -1,0 +1,104 @@
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from agents.models import ApiToken, User
+from agents.services import token_revoke
+
+
+class UserCreateForm(AdminUserCreationForm):
+    class Meta(AdminUserCreationForm.Meta):
+        model = User
+        fields = ["username", "is_agent"]
+
+
+class UserEditForm(UserChangeForm):
+    class Meta(UserChangeForm.Meta):
+        model = User
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    """Django's user admin, telling agents from people. An agent made here has no
+    token yet: `manage.py create_token NAME` issues one."""
+
+    add_form = UserCreateForm
+    form = UserEditForm
+
+    list_display = [
+        "username",
+        "is_agent",
+        "email",
+        "first_name",
+        "last_name",
+        "is_active",
+        "is_staff",
+        "last_login",
+    ]
+    list_filter = ["is_agent", "is_active", "is_staff", "is_superuser", "groups"]
+    fieldsets = [
+        *DjangoUserAdmin.fieldsets,
+        ("Agent", {"fields": ["is_agent"]}),
+    ]
+    add_fieldsets = [
+        (
+            None,
+            {
+                "classes": ["wide"],
+                "fields": ["username", "is_agent", "usable_password", "password1", "password2"],
+            },
+        ),
+    ]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens can be looked at and revoked here, never made: the secret exists only at
+    the moment it is issued and must be shown to whoever asked for it. Issue tokens
+    with `manage.py create_token USERNAME` (or `create_agent NAME` for a new agent).
+    Tokens are revoked rather than deleted, so that their use stays on record."""
+
+    list_display = [
+        "name",
+        "user",
+        "prefix",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
+    list_select_related = ["user"]
+    list_filter = ["user__is_agent", ("revoked_at", admin.EmptyFieldListFilter), "created_at"]
+    search_fields = ["name", "prefix", "user__username"]
+    readonly_fields = ["key_hash"]
+    actions = ["revoke_selected"]
+    help_text = (
+        "Tokens are issued with “manage.py create_token USERNAME” (or “manage.py create_agent "
+        "NAME” for a new agent), which shows the secret once. Here they can only be revoked."
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("agents.change_apitoken")
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        return super().changelist_view(
+            request, {"subtitle": self.help_text, **(extra_context or {})}
+        )
+
+    @admin.action(description="Revoke selected tokens", permissions=["revoke"])
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        tokens = [token for token in queryset if token.revoked_at is None]
+        for token in tokens:
+            token_revoke(token=token)
+        self.message_user(request, f"Revoked {len(tokens)} token(s).", messages.SUCCESS)
