@@ -10,6 +10,8 @@ LABEL_MAX = 50
 BULK_MAX = 500
 # Ids are 64-bit: a larger number cannot name a row, and SQLite refuses to bind it.
 ID_MAX = 2**63 - 1
+# Order keys longer than this make the service re-space the column (the field holds 255).
+POSITION_KEY_MAX = 128
 DEPENDENCIES_MAX = 50
 PRIORITY_NAMES = [member.label for member in Priority]
 

@@ -2,6 +2,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from agent_kanban.adapters import RefuseUnknownFields
 from boards.models import Column
 from tickets import rules
 from tickets.models import Ticket
@@ -101,7 +102,7 @@ class PositionField(serializers.JSONField):
         return value
 
 
-class TicketWriteSerializer(serializers.Serializer):
+class TicketWriteSerializer(RefuseUnknownFields):
     title = StrictCharField(max_length=rules.TITLE_MAX)
     description = StrictCharField(
         max_length=rules.TEXT_MAX, allow_blank=True, required=False, trim_whitespace=False
@@ -119,6 +120,8 @@ class TicketWriteSerializer(serializers.Serializer):
 
 
 class TicketCreateSerializer(TicketWriteSerializer):
+    misplaced_fields = {"current_column": 'On create the column is "column".'}
+
     board_id = serializers.IntegerField(min_value=1)
     column = StrictCharField(
         max_length=100, required=False, help_text="Column name; the board's first column if absent."
@@ -129,6 +132,28 @@ class TicketCreateSerializer(TicketWriteSerializer):
 
 
 class TicketUpdateSerializer(TicketWriteSerializer):
+    # What a client read may be sent back as it is; fields that look writable but
+    # change elsewhere are refused with directions, rather than silently dropped.
+    ignored_fields = frozenset(
+        {
+            "id",
+            "board_id",
+            "column_id",
+            "created_by",
+            "column_entered_at",
+            "created_at",
+            "updated_at",
+            "lease_expires_at",
+            "is_blocked",
+        }
+    )
+    misplaced_fields = {
+        "column": 'Use "current_column", or POST /api/tickets/{id}/move.',
+        "position": "Reorder with POST /api/tickets/{id}/move.",
+        "claimed_by": "Claim with POST /api/tickets/{id}/claim.",
+        "blocked_by": "Dependencies change with PUT /api/tickets/{id}/dependencies.",
+    }
+
     title = StrictCharField(max_length=rules.TITLE_MAX, required=False)
     current_column = StrictCharField(
         max_length=100, required=False, help_text="Moves the ticket to the bottom of it."
@@ -138,7 +163,9 @@ class TicketUpdateSerializer(TicketWriteSerializer):
     )
 
 
-class TicketMoveSerializer(serializers.Serializer):
+class TicketMoveSerializer(RefuseUnknownFields):
+    misplaced_fields = {"current_column": 'The target column is "column".'}
+
     column = StrictCharField(max_length=100)
     override_wip = serializers.BooleanField(
         required=False, help_text="Admins only: move into a column at its WIP limit."
@@ -149,7 +176,7 @@ class TicketMoveSerializer(serializers.Serializer):
     version = serializers.IntegerField(min_value=1, required=False)
 
 
-class BulkIdsSerializer(serializers.Serializer):
+class BulkIdsSerializer(RefuseUnknownFields):
     ticket_ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=rules.ID_MAX),
         min_length=1,
@@ -181,7 +208,7 @@ class BulkReportSerializer(serializers.Serializer):
     results = BulkResultSerializer(many=True)
 
 
-class LeaseSerializer(serializers.Serializer):
+class LeaseSerializer(RefuseUnknownFields):
     lease_seconds = serializers.IntegerField(
         required=False,
         min_value=10,
@@ -190,25 +217,25 @@ class LeaseSerializer(serializers.Serializer):
 
 
 class ClaimNextSerializer(LeaseSerializer):
-    column = serializers.CharField(
+    column = StrictCharField(
         max_length=100,
         required=False,
         help_text="Column to take from; the board's first if absent.",
     )
     labels = serializers.ListField(
-        child=serializers.CharField(max_length=rules.LABEL_MAX),
+        child=StrictCharField(max_length=rules.LABEL_MAX),
         required=False,
         max_length=rules.LABELS_MAX,
         help_text="Only tickets carrying all of these labels.",
     )
-    assignee = serializers.CharField(
+    assignee = StrictCharField(
         max_length=150, required=False, help_text="Only tickets assigned to this user."
     )
 
 
-class DependenciesWriteSerializer(serializers.Serializer):
+class DependenciesWriteSerializer(RefuseUnknownFields):
     blocked_by = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=serializers.IntegerField(min_value=1, max_value=rules.ID_MAX),
         max_length=rules.DEPENDENCIES_MAX,
         help_text="Ids of the tickets (same board) that must be finished first.",
     )

@@ -1,13 +1,13 @@
 """Every write to tickets. Each one runs in a transaction, sends `tickets_changed`
 (history) and appends a board event (live clients), for single and bulk writes alike."""
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Exists, F, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -25,7 +25,7 @@ from tickets import rules
 from tickets.models import Label, Priority, Ticket
 from tickets.ordering import key_between, keys_after
 from tickets.selectors import ticket_queryset
-from tickets.signals import TicketChange, tickets_changed
+from tickets.signals import TicketChange, refusals_signalled, tickets_changed
 
 EDITABLE_FIELDS = {"title", "description", "acceptance_criteria", "priority", "assignee", "labels"}
 _UNSET = object()
@@ -77,6 +77,11 @@ def _board_for_write(board_id: int) -> Board:
 
 def column_by_name(*, board_id: int, name) -> Column:
     columns = list(Column.objects.filter(board_id=board_id).order_by("position"))
+    return _column_named(columns, name)
+
+
+def _column_named(columns: list[Column], name) -> Column:
+    """The column called `name` (exactly, else case-insensitively) or a 400 naming them all."""
     if isinstance(name, str):
         exact = [column for column in columns if column.name == name.strip()]
         loose = [column for column in columns if column.name.lower() == name.strip().lower()]
@@ -92,9 +97,19 @@ def column_by_name(*, board_id: int, name) -> Column:
 
 
 def _lock_column(column: Column) -> None:
-    # Positions in a column are handed out one writer at a time (SQLite's
-    # IMMEDIATE transactions already serialise writers; this does it on PostgreSQL).
-    Column.objects.select_for_update().filter(pk=column.pk).first()
+    """Lock the column's board, then the column, and re-read the column's WIP limit.
+
+    Positions in a column are handed out one writer at a time (SQLite's IMMEDIATE
+    transactions already serialise writers; this does it on PostgreSQL). The board goes
+    first because boards.services.board_set_columns locks the board, then its columns:
+    one order everywhere, so a column edit and a ticket write never deadlock."""
+    list(Board.objects.select_for_update().filter(pk=column.board_id).values_list("pk"))
+    limits = list(
+        Column.objects.select_for_update().filter(pk=column.pk).values_list("wip_limit", flat=True)
+    )
+    if not limits:
+        raise Conflict(f"Column {column.name!r} was just removed.", code="column_removed")
+    column.wip_limit = limits[0]
 
 
 def _is_full(column: Column) -> bool:
@@ -116,6 +131,37 @@ def _ensure_room(column: Column, adding: int) -> None:
 
 
 def _position_in(column: Column, position, moving_id: int | None = None) -> str:
+    key = _key_in(column, position, moving_id)
+    if len(key) > rules.POSITION_KEY_MAX:
+        # Many insertions at one spot lengthen keys; rather than outgrow the column,
+        # re-space the column's keys (their order stays) and place the card again.
+        _respace(column, moving_id)
+        key = _key_in(column, position, moving_id)
+    return key
+
+
+def _respace(column: Column, moving_id: int | None) -> None:
+    """Give the column's cards (but the moving one) short keys in their present order."""
+    cards = list(
+        Ticket.objects.filter(column=column).exclude(pk=moving_id).order_by("position").only("pk")
+    )
+    lowest = Ticket.objects.filter(column=column).order_by("position").values_list("position")
+    # Every new key sorts below every present one, so no two rows share a key mid-update.
+    keys = [lowest.first()[0]]
+    for _ in cards:
+        keys.append(key_between(None, keys[-1]))
+    for card, key in zip(cards, reversed(keys[1:]), strict=True):
+        card.position = key
+    Ticket.objects.bulk_update(cards, ["position"])
+    event_append(
+        board_id=column.board_id,
+        type="column_respaced",
+        payload={"column": column.name, "positions": {c.pk: c.position for c in cards}},
+        actor=None,
+    )
+
+
+def _key_in(column: Column, position, moving_id: int | None) -> str:
     where, anchor_id = rules.parse_position(position)
     siblings = Ticket.objects.filter(column=column).exclude(pk=moving_id)
     keys = siblings.values_list("position", flat=True)
@@ -169,6 +215,9 @@ def _clean_edits(changes: dict) -> dict:
 
 
 def _claim_conflict(ticket: Ticket) -> Conflict:
+    """409 naming the holder of the live claim on `ticket` (a locked, fresh read)."""
+    if not ticket.claimed_by_id or not ticket.lease_expires_at:
+        return Conflict(f"Ticket {ticket.pk} changed meanwhile; read it again and retry.")
     holder = ticket.claimed_by.username
     until = ticket.lease_expires_at.isoformat()
     return Conflict(
@@ -186,8 +235,20 @@ def ensure_may_change(ticket: Ticket, actor) -> None:
         raise _claim_conflict(ticket)
 
 
+def _lock_tickets(ticket_ids: list[int]) -> None:
+    """Lock the ticket rows alone, in id order, before reading them with their joins.
+
+    A joined SELECT ... FOR UPDATE that waits for a row lock has PostgreSQL re-check the
+    row against the joined rows it read before the wait, so a ticket that moved meanwhile
+    would silently drop out of the result (a false 404)."""
+    # An id out of range names no row, and SQLite could not even bind it.
+    ids = [pk for pk in ticket_ids if 1 <= pk <= rules.ID_MAX]
+    list(Ticket.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
+
+
 def _ticket_for_write(ticket_id: int, expected_version: int | None, actor=None) -> Ticket:
-    ticket = ticket_queryset().select_for_update(of=("self",)).filter(pk=ticket_id).first()
+    _lock_tickets([ticket_id])
+    ticket = ticket_queryset().filter(pk=ticket_id).first()
     if ticket is None:
         raise NotFound(f"Ticket {ticket_id} does not exist.")
     if expected_version is not None and expected_version != ticket.version:
@@ -348,7 +409,10 @@ def ticket_move(
     into a column at its WIP limit; the override is recorded in history."""
     if override_wip and not actor.is_staff:
         raise Forbidden("Only an admin may override a WIP limit.")
-    with transaction.atomic():
+    with (
+        refusals_signalled(actor=actor, ticket_id=ticket_id, column=column),
+        transaction.atomic(),
+    ):
         ticket = _ticket_for_write(ticket_id, expected_version, actor)
         source = ticket.column
         target = column_by_name(board_id=ticket.board_id, name=column)
@@ -404,10 +468,8 @@ def ticket_delete(*, actor, ticket_id: int, expected_version: int | None = None)
 
 
 def _tickets_for_bulk(ticket_ids: list[int], actor) -> list[Ticket]:
-    found = {
-        ticket.pk: ticket
-        for ticket in ticket_queryset().select_for_update(of=("self",)).filter(pk__in=ticket_ids)
-    }
+    _lock_tickets(ticket_ids)
+    found = {ticket.pk: ticket for ticket in ticket_queryset().filter(pk__in=ticket_ids)}
     missing = [ticket_id for ticket_id in ticket_ids if ticket_id not in found]
     if missing:
         raise NotFound(
@@ -476,9 +538,10 @@ def tickets_bulk_move(*, actor, ticket_ids: list[int], column: str) -> list[dict
     with transaction.atomic():
         tickets = _tickets_for_bulk(ticket_ids, actor)
         before = {t.pk: tracked_values(t, _label_names(t)) for t in tickets}
+        # Boards in id order, so that two bulk moves lock them in the same order.
         targets = {
             board_id: column_by_name(board_id=board_id, name=column)
-            for board_id in {t.board_id for t in tickets}
+            for board_id in sorted({t.board_id for t in tickets})
         }
         arriving = [t for t in tickets if t.column_id != targets[t.board_id].pk]
         for target in targets.values():
@@ -516,6 +579,117 @@ def tickets_bulk_move(*, actor, ticket_ids: list[int], column: str) -> list[dict
             arrived = [t.pk for t in arriving if t.board_id == board_id]
             _announce_unblocked(actor=actor, board_id=board_id, finished_ids=arrived)
         return results
+
+
+BATCH_FIELDS = {"title", "description", "acceptance_criteria", "priority", "assignee", "labels"}
+
+
+def _clean_batch(tickets) -> list[dict]:
+    """Validate every ticket of a batch before anything is written; errors name the item."""
+    if not isinstance(tickets, list | tuple) or not tickets:
+        raise rules.invalid("tickets", "Must be a non-empty list of tickets.")
+    if len(tickets) > rules.BULK_MAX:
+        raise rules.invalid("tickets", f"At most {rules.BULK_MAX} tickets in one request.")
+    specs = []
+    for index, spec in enumerate(tickets):
+        if not isinstance(spec, dict) or set(spec) - BATCH_FIELDS - {"column"}:
+            raise rules.invalid(
+                f"tickets[{index}]", f"Must be an object with {', '.join(sorted(BATCH_FIELDS))}."
+            )
+        assignee = spec.get("assignee") or None
+        edits = {name: spec[name] for name in BATCH_FIELDS - {"assignee"} if name in spec}
+        try:
+            if assignee is not None and not isinstance(assignee, str):
+                raise rules.invalid("assignee", "Must be a username or null.")
+            values = _clean_edits({**edits, "title": spec.get("title")})
+        except InvalidInput as error:
+            raise InvalidInput(
+                f"tickets[{index}].{error.message}",
+                validation_errors=[
+                    {**row, "field": f"tickets[{index}].{row['field']}"}
+                    for row in error.validation_errors
+                ],
+            ) from None
+        labels = values.pop("labels", [])
+        specs.append(
+            {"values": values, "labels": labels, "assignee": assignee, "column": spec.get("column")}
+        )
+    return specs
+
+
+def _users_named(usernames: set[str]) -> dict:
+    users = {
+        user.username: user
+        for user in get_user_model().objects.filter(username__in=usernames, is_active=True)
+    }
+    missing = sorted(usernames - set(users))
+    if missing:
+        raise rules.invalid("assignee", f"No user named {', '.join(map(repr, missing))}.")
+    return users
+
+
+def tickets_bulk_create(*, actor, board_id: int, tickets: list[dict]) -> list[Ticket]:
+    """Create `tickets` (ticket_create's fields, without position) in the order given at
+    the bottom of their columns: all or none, with history and one board event for the
+    lot, in a number of queries that does not grow with the tickets."""
+    specs = _clean_batch(tickets)
+    with transaction.atomic():
+        board = _board_for_write(board_id)
+        columns = list(Column.objects.filter(board=board).order_by("position"))
+        if not columns:
+            raise InvalidInput(f"Board {board_id} has no columns.")
+        targets = [
+            columns[0] if spec["column"] is None else _column_named(columns, spec["column"])
+            for spec in specs
+        ]
+        users = _users_named({spec["assignee"] for spec in specs if spec["assignee"]})
+        arriving = Counter(column.pk for column in targets)
+        by_pk = {column.pk: column for column in targets}
+        for pk in sorted(arriving):  # in id order, like every writer that locks columns
+            _lock_column(by_pk[pk])
+            _ensure_room(by_pk[pk], arriving[pk])
+        last_keys = dict(
+            Ticket.objects.filter(column__in=list(arriving))
+            .values_list("column_id")
+            .annotate(last=Max("position"))
+        )
+        keys = {pk: iter(keys_after(last_keys.get(pk), count)) for pk, count in arriving.items()}
+        now = timezone.now()
+        created = Ticket.objects.bulk_create(
+            Ticket(
+                board=board,
+                column=column,
+                position=next(keys[column.pk]),
+                assignee=users.get(spec["assignee"]),
+                created_by=actor,
+                column_entered_at=now,
+                created_at=now,
+                updated_at=now,
+                **spec["values"],
+            )
+            for spec, column in zip(specs, targets, strict=True)
+        )
+        names = sorted({name for spec in specs for name in spec["labels"]})
+        labels = {label.name: label for label in _labels_for(board.id, names)}
+        Ticket.labels.through.objects.bulk_create(
+            Ticket.labels.through(ticket_id=ticket.pk, label_id=labels[name].pk)
+            for ticket, spec in zip(created, specs, strict=True)
+            for name in spec["labels"]
+        )
+        changes = []
+        for ticket, spec in zip(created, specs, strict=True):
+            initial = tracked_values(ticket, spec["labels"])
+            initial = {name: value for name, value in initial.items() if value not in (None, "")}
+            changes.append(TicketChange(ticket.pk, "created", _diffs({}, initial)))
+        _record(actor=actor, board_id=board.id, at=now, changes=changes)
+        fresh = list(ticket_queryset().filter(pk__in=[t.pk for t in created]).order_by("pk"))
+        event_append(
+            board_id=board.id,
+            type="bulk_update",
+            payload={"operation": "create", "tickets": [ticket_payload(t) for t in fresh]},
+            actor=actor,
+        )
+    return fresh
 
 
 def tickets_bulk_set_priority(*, actor, ticket_ids: list[int], priority: str) -> list[dict]:
@@ -594,6 +768,25 @@ def _reaches(edges: dict[int, set[int]], start: int, goal: int) -> bool:
     return False
 
 
+# The first key of the PostgreSQL advisory locks that serialise dependency changes.
+DEPENDENCY_LOCK = 4_040_404
+
+
+def _serialize_dependency_changes(ticket_id: int) -> None:
+    """One dependency change per board at a time: two changes that each look acyclic
+    alone could otherwise close a cycle together. SQLite runs one writer at a time anyway.
+    On PostgreSQL an advisory lock taken before any row lock: a row lock (the board's)
+    would deadlock with writers that lock a ticket first and the board last."""
+    if connection.vendor != "postgresql" or not 1 <= ticket_id <= rules.ID_MAX:
+        return
+    board_id = Ticket.objects.filter(pk=ticket_id).values_list("board_id", flat=True).first()
+    if board_id is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [DEPENDENCY_LOCK, board_id % 2**31]
+            )
+
+
 def ticket_set_dependencies(*, actor, ticket_id: int, blocked_by: list[int]) -> Ticket:
     """Make `blocked_by` the exact set of tickets (of the same board) blocking this one."""
     if not isinstance(blocked_by, list | tuple) or not all(
@@ -603,9 +796,15 @@ def ticket_set_dependencies(*, actor, ticket_id: int, blocked_by: list[int]) -> 
     wanted = sorted(set(blocked_by))
     if len(wanted) > rules.DEPENDENCIES_MAX:
         raise rules.invalid("blocked_by", f"At most {rules.DEPENDENCIES_MAX} blockers.")
+    if not all(1 <= pk <= rules.ID_MAX for pk in wanted):
+        raise rules.invalid("blocked_by", "Ticket ids are positive 64-bit numbers.")
     if ticket_id in wanted:
         raise rules.invalid("blocked_by", "A ticket cannot block itself.")
     with transaction.atomic():
+        _serialize_dependency_changes(ticket_id)
+        # The blockers too, in id order as bulk writes lock: linking to a ticket locks it
+        # (its key) anyway, and taking locks in any other order could deadlock.
+        _lock_tickets([ticket_id, *wanted])
         ticket = _ticket_for_write(ticket_id, None, actor)
         found = dict(Ticket.objects.filter(pk__in=wanted).values_list("pk", "board_id"))
         missing = [pk for pk in wanted if pk not in found]
@@ -711,13 +910,19 @@ def _unfinished_blockers(ticket: Ticket) -> list[int]:
     )
 
 
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
 def _take(*, actor, ticket: Ticket, now: datetime, lease: timedelta) -> Ticket | None:
-    """The claim itself: one conditional UPDATE, won only if nobody holds a live lease.
-    On success: history (with the expiry of a previous holder's lease) and an event."""
+    """The claim itself: one conditional UPDATE, won only if nobody else holds a live lease.
+    `ticket` is the locked row; on success it is updated in place, the claim (and the lapse
+    of the lease before it) goes to history and the board's watchers hear of it."""
+    expires = now + lease
     won = Ticket.objects.filter(_claimable(actor, now), pk=ticket.pk).update(
         claimed_by=actor,
         claimed_at=now,
-        lease_expires_at=now + lease,
+        lease_expires_at=expires,
         version=F("version") + 1,
         updated_at=now,
     )
@@ -725,15 +930,13 @@ def _take(*, actor, ticket: Ticket, now: datetime, lease: timedelta) -> Ticket |
         return None
     previous = ticket.claimed_by.username if ticket.claimed_by_id else None
     diffs = {}
-    if ticket.claimed_by_id and ticket.claimed_by_id != actor.pk:
+    if previous is not None and ticket.active_claimant_id(now) is None:
         diffs["lease_expired"] = (previous, None)
     if ticket.claimed_by_id != actor.pk:
-        diffs["claimed_by"] = (previous if ticket.claimed_by_id else None, actor.username)
-    claimed = ticket_queryset().get(pk=ticket.pk)
-    diffs["lease_expires_at"] = (
-        ticket.lease_expires_at.isoformat() if ticket.lease_expires_at else None,
-        claimed.lease_expires_at.isoformat(),
-    )
+        diffs["claimed_by"] = (previous, actor.username)
+    diffs["lease_expires_at"] = (_iso(ticket.lease_expires_at), expires.isoformat())
+    ticket.claimed_by, ticket.claimed_at, ticket.lease_expires_at = actor, now, expires
+    ticket.version, ticket.updated_at = ticket.version + 1, now
     _record(
         actor=actor,
         board_id=ticket.board_id,
@@ -743,10 +946,10 @@ def _take(*, actor, ticket: Ticket, now: datetime, lease: timedelta) -> Ticket |
     event_append(
         board_id=ticket.board_id,
         type="ticket_claimed",
-        payload=ticket_payload(claimed),
+        payload=ticket_payload(ticket),
         actor=actor,
     )
-    return claimed
+    return ticket
 
 
 def ticket_claim(*, actor, ticket_id: int, lease_seconds: int | None = None) -> Ticket:
@@ -754,9 +957,7 @@ def ticket_claim(*, actor, ticket_id: int, lease_seconds: int | None = None) -> 
     Claiming a ticket you already hold renews the lease."""
     lease = _lease(lease_seconds)
     with transaction.atomic():
-        ticket = ticket_queryset().filter(pk=ticket_id).first()
-        if ticket is None:
-            raise NotFound(f"Ticket {ticket_id} does not exist.")
+        ticket = _ticket_for_write(ticket_id, None)
         blockers = _unfinished_blockers(ticket)
         if blockers:
             raise Conflict(
@@ -767,23 +968,35 @@ def ticket_claim(*, actor, ticket_id: int, lease_seconds: int | None = None) -> 
             )
         claimed = _take(actor=actor, ticket=ticket, now=timezone.now(), lease=lease)
         if claimed is None:
-            raise _claim_conflict(ticket_queryset().get(pk=ticket_id))
+            raise _claim_conflict(ticket)
     return claimed
 
 
-def ready_tickets(*, board_id: int, column: Column, now: datetime, actor=None) -> QuerySet:
-    """Tickets of `column` that an agent may start now: not held by a live claim and not
-    blocked by a ticket short of the last column; best first."""
-    blockers = Ticket.blocked_by.through.objects.filter(from_ticket_id=OuterRef("pk")).exclude(
-        to_ticket__column_id=OuterRef("last_column_id")
-    )
-    free = Q(claimed_by__isnull=True) | Q(lease_expires_at__lte=now)
+def ready_tickets(*, column: Column, last_column_id: int, now: datetime) -> QuerySet[Ticket]:
+    """Tickets of `column` that an agent may start now, best first: no live claim, and no
+    blocker short of the board's last column. It reads the ticket table alone, so that
+    `claim next` can lock the row it picks without dragging joined rows along."""
+    unfinished_blockers = Ticket.blocked_by.through.objects.filter(
+        from_ticket_id=OuterRef("pk")
+    ).exclude(to_ticket__column_id=last_column_id)
     return (
-        ticket_queryset()
-        .filter(free, board_id=board_id, column=column)
-        .filter(~Exists(blockers))
+        Ticket.objects.filter(Q(claimed_by__isnull=True) | Q(lease_expires_at__lte=now))
+        .filter(column=column)
+        .filter(~Exists(unfinished_blockers))
         .order_by("priority", "position", "created_at", "id")
     )
+
+
+def _matching(tickets: QuerySet[Ticket], labels: list[str], assignee: str | None) -> QuerySet:
+    for name in labels:
+        tickets = tickets.filter(
+            Exists(Ticket.labels.through.objects.filter(ticket_id=OuterRef("pk"), label__name=name))
+        )
+    if assignee:
+        tickets = tickets.filter(
+            assignee__in=get_user_model().objects.filter(username=assignee).values("pk")
+        )
+    return tickets
 
 
 def ticket_claim_next(
@@ -799,48 +1012,58 @@ def ticket_claim_next(
     only tickets carrying all `labels` or assigned to `assignee`."""
     lease = _lease(lease_seconds)
     wanted_labels = rules.clean_labels(labels)
+    if assignee is not None and not isinstance(assignee, str):
+        raise rules.invalid("assignee", "Must be a username.")
     board = _board_for_write(board_id)
-    if column is None:
-        target = Column.objects.filter(board=board).order_by("position").first()
-    else:
-        target = column_by_name(board_id=board.pk, name=column)
+    columns = list(Column.objects.filter(board=board).order_by("position"))
+    target = columns[0] if column is None else column_by_name(board_id=board.pk, name=column)
     for _ in range(settings.CLAIM_NEXT_ATTEMPTS):
-        with transaction.atomic():
-            now = timezone.now()
-            candidates = ready_tickets(board_id=board.pk, column=target, now=now)
-            for name in wanted_labels:
-                candidates = candidates.filter(
-                    Exists(
-                        Ticket.labels.through.objects.filter(
-                            ticket_id=OuterRef("pk"), label__name=name
-                        )
-                    )
+        try:
+            with transaction.atomic():
+                now = timezone.now()
+                candidates = _matching(
+                    ready_tickets(column=target, last_column_id=columns[-1].pk, now=now),
+                    wanted_labels,
+                    assignee,
                 )
-            if assignee:
-                candidates = candidates.filter(assignee__username=assignee)
-            if connection.features.has_select_for_update_skip_locked:
-                # Racing agents each lock a different row instead of queueing on one.
-                candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-            ticket = candidates.first()
-            if ticket is None:
-                raise NothingToClaim(f"Nothing to claim in {target.name!r} of board {board.pk}.")
-            claimed = _take(actor=actor, ticket=ticket, now=now, lease=lease)
-            if claimed is not None:
-                return claimed
+                if connection.features.has_select_for_update_skip_locked:
+                    # Racing agents each lock a different row instead of queueing on one.
+                    candidates = candidates.select_for_update(skip_locked=True)
+                picked = candidates.values_list("pk", flat=True).first()
+                if picked is None:
+                    raise NothingToClaim(
+                        f"Nothing to claim in {target.name!r} of board {board.pk}."
+                    )
+                ticket = ticket_queryset().get(pk=picked)
+                claimed = _take(actor=actor, ticket=ticket, now=now, lease=lease)
+                if claimed is not None:
+                    return claimed
+        except OperationalError as error:
+            if not _write_lock_timed_out(error):
+                raise
     raise Conflict("Every ready ticket was taken while trying; try again.", code="busy")
 
 
+def _write_lock_timed_out(error: OperationalError) -> bool:
+    """SQLite hands its one write lock to whichever waiter polls first, so under a crowd of
+    claimers one can wait past the busy timeout: that is worth another attempt, not a 500.
+    Only at the outermost level, where the failed BEGIN left no transaction behind."""
+    return (
+        connection.vendor == "sqlite" and "locked" in str(error) and not connection.in_atomic_block
+    )
+
+
 def ticket_heartbeat(*, actor, ticket_id: int, lease_seconds: int | None = None) -> Ticket:
-    """Extend the holder's lease. An expired lease cannot be revived: claim again."""
+    """Extend the holder's lease. An expired lease cannot be revived: claim again.
+    The version stays: a heartbeat must not make the holder's own pending edit stale."""
     lease = _lease(lease_seconds)
     with transaction.atomic():
+        ticket = _ticket_for_write(ticket_id, None)
         now = timezone.now()
-        ticket = ticket_queryset().filter(pk=ticket_id).first()
-        if ticket is None:
-            raise NotFound(f"Ticket {ticket_id} does not exist.")
+        expires = now + lease
         extended = Ticket.objects.filter(
             pk=ticket_id, claimed_by=actor, lease_expires_at__gt=now
-        ).update(lease_expires_at=now + lease)
+        ).update(lease_expires_at=expires)
         if not extended:
             if ticket.active_claimant_id(now) not in (None, actor.pk):
                 raise _claim_conflict(ticket)
@@ -849,36 +1072,31 @@ def ticket_heartbeat(*, actor, ticket_id: int, lease_seconds: int | None = None)
                 "claim it again.",
                 code="not_claimed",
             )
-        fresh = ticket_queryset().get(pk=ticket_id)
+        diffs = {"lease_expires_at": (_iso(ticket.lease_expires_at), expires.isoformat())}
+        ticket.lease_expires_at = expires
         _record(
             actor=actor,
             board_id=ticket.board_id,
             at=now,
-            changes=[
-                TicketChange(
-                    ticket_id,
-                    "updated",
-                    {
-                        "lease_expires_at": (
-                            ticket.lease_expires_at.isoformat(),
-                            fresh.lease_expires_at.isoformat(),
-                        )
-                    },
-                )
-            ],
+            changes=[TicketChange(ticket_id, "updated", diffs)],
         )
         event_append(
             board_id=ticket.board_id,
             type="ticket_updated",
-            payload=ticket_payload(fresh),
+            payload=ticket_payload(ticket),
             actor=actor,
         )
-    return fresh
+    return ticket
 
 
-def _drop_claim(*, actor, ticket: Ticket, now: datetime, expired: bool) -> bool:
-    holder_id = ticket.claimed_by_id
-    dropped = Ticket.objects.filter(pk=ticket.pk, claimed_by_id=holder_id).update(
+def _drop_claim(*, actor, ticket: Ticket, now: datetime) -> None:
+    """End the claim on the locked `ticket` (in place), recording whether its lease had
+    already run out."""
+    dropped = Ticket.objects.filter(
+        pk=ticket.pk,
+        claimed_by_id=ticket.claimed_by_id,
+        lease_expires_at=ticket.lease_expires_at,
+    ).update(
         claimed_by=None,
         claimed_at=None,
         lease_expires_at=None,
@@ -886,10 +1104,13 @@ def _drop_claim(*, actor, ticket: Ticket, now: datetime, expired: bool) -> bool:
         updated_at=now,
     )
     if not dropped:
-        return False
-    diffs = {"claimed_by": (ticket.claimed_by.username, None)}
-    if expired:
-        diffs = {"lease_expired": (ticket.claimed_by.username, None), **diffs}
+        raise Conflict(f"Ticket {ticket.pk} changed meanwhile; read it again.")
+    holder = ticket.claimed_by.username
+    diffs = {"claimed_by": (holder, None)}
+    if ticket.active_claimant_id(now) is None:
+        diffs = {"lease_expired": (holder, None), **diffs}
+    ticket.claimed_by, ticket.claimed_at, ticket.lease_expires_at = None, None, None
+    ticket.version, ticket.updated_at = ticket.version + 1, now
     _record(
         actor=actor,
         board_id=ticket.board_id,
@@ -899,41 +1120,48 @@ def _drop_claim(*, actor, ticket: Ticket, now: datetime, expired: bool) -> bool:
     event_append(
         board_id=ticket.board_id,
         type="ticket_released",
-        payload=ticket_payload(ticket_queryset().get(pk=ticket.pk)),
+        payload=ticket_payload(ticket),
         actor=actor,
     )
-    return True
 
 
 def ticket_release(*, actor, ticket_id: int) -> Ticket:
-    """Give up a claim: the holder's own, or anyone's for an admin."""
+    """Give up a claim: the holder's own, or anyone's for an admin. A lease that ran out
+    is nobody's claim any more: only its old holder or an admin may clear it."""
     with transaction.atomic():
-        ticket = ticket_queryset().filter(pk=ticket_id).first()
-        if ticket is None:
-            raise NotFound(f"Ticket {ticket_id} does not exist.")
-        if ticket.claimed_by_id is None:
+        ticket = _ticket_for_write(ticket_id, None)
+        now = timezone.now()
+        holder_id = ticket.active_claimant_id(now)
+        if ticket.claimed_by_id is None or (
+            holder_id is None and ticket.claimed_by_id != actor.pk and not actor.is_staff
+        ):
             raise Conflict(f"Ticket {ticket_id} is not claimed.", code="not_claimed")
-        if ticket.claimed_by_id != actor.pk and not actor.is_staff:
+        if holder_id not in (None, actor.pk) and not actor.is_staff:
             raise Forbidden(
                 f"Ticket {ticket_id} is claimed by {ticket.claimed_by.username}; only they "
                 "or an admin may release it."
             )
-        now = timezone.now()
-        expired = ticket.active_claimant_id(now) is None
-        if not _drop_claim(actor=actor, ticket=ticket, now=now, expired=expired):
-            raise Conflict(
-                f"Ticket {ticket_id} changed hands meanwhile; read it again.", code="conflict"
-            )
-    return ticket_queryset().get(pk=ticket_id)
+        _drop_claim(actor=actor, ticket=ticket, now=now)
+    return ticket
 
 
 def leases_expire(*, actor=None) -> int:
     """Clear every claim whose lease has run out, recording the expiry in history and
     telling watchers. Claims expire by themselves for `claim next`; this makes it visible."""
-    now = timezone.now()
-    expired = list(ticket_queryset().filter(claimed_by__isnull=False, lease_expires_at__lte=now))
+    expired = list(
+        Ticket.objects.filter(claimed_by__isnull=False, lease_expires_at__lte=timezone.now())
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
     cleared = 0
-    for ticket in expired:
+    for ticket_id in expired:
         with transaction.atomic():
-            cleared += _drop_claim(actor=actor, ticket=ticket, now=now, expired=True)
+            # Locked and read again: its holder may have claimed it anew meanwhile.
+            _lock_tickets([ticket_id])
+            ticket = ticket_queryset().filter(pk=ticket_id).first()
+            now = timezone.now()
+            if ticket is None or ticket.claimed_by_id is None or ticket.active_claimant_id(now):
+                continue
+            _drop_claim(actor=actor, ticket=ticket, now=now)
+            cleared += 1
     return cleared
