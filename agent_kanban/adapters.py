@@ -12,7 +12,7 @@ def expected_version(request: Request, body_version: int | None) -> int | None:
     if header is None or header.strip() == "*":
         return body_version
     raw = header.strip().removeprefix("W/").strip('"')
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         message = 'If-Match must be a ticket version, like "3".'
         raise InvalidInput(message, validation_errors=[field_error("If-Match", message)])
     version = int(raw)
