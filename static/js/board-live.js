@@ -102,7 +102,7 @@
     } else if (event === "board_updated") {
       $("[data-board-name]").textContent = data.name;
       document.title = `${data.name} · Agent Kanban`;
-    } else if (event === "columns_updated") {
+    } else if (event === "columns_updated" || event === "column_respaced") {
       resync();
     } else if (event === "board_deleted") {
       live.stopped = true;
