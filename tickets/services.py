@@ -454,14 +454,48 @@ def ticket_delete(*, actor, ticket_id: int, expected_version: int | None = None)
             ticket.board_id,
             {"id": ticket.pk, "title": ticket.title, "current_column": ticket.column.name},
         )
+        now = timezone.now()
+        dependants = _blockers_of_dependants(ticket.pk)
         _record(
             actor=actor,
             board_id=board_id,
-            at=timezone.now(),
-            changes=[TicketChange(ticket.pk, "deleted", {"title": (ticket.title, None)})],
+            at=now,
+            changes=[
+                TicketChange(ticket.pk, "deleted", {"title": (ticket.title, None)}),
+                *(
+                    TicketChange(
+                        dependant,
+                        "updated",
+                        {
+                            "blocked_by": (
+                                _ids_text(blockers),
+                                _ids_text([pk for pk in blockers if pk != ticket.pk]),
+                            )
+                        },
+                    )
+                    for dependant, blockers in dependants.items()
+                ),
+            ],
         )
         ticket.delete()
         event_append(board_id=board_id, type="ticket_deleted", payload=payload, actor=actor)
+        # Deleting a blocker frees the tickets it blocked: watchers must see them change.
+        for dependant in ticket_queryset().filter(pk__in=dependants):
+            fresh = ticket_payload(dependant)
+            kind = "ticket_updated" if fresh["is_blocked"] else "ticket_unblocked"
+            event_append(board_id=board_id, type=kind, payload=fresh, actor=actor)
+
+
+def _blockers_of_dependants(ticket_id: int) -> dict[int, list[int]]:
+    """For each ticket that `ticket_id` blocks, all of its blockers (one query)."""
+    through = Ticket.blocked_by.through.objects
+    dependants = through.filter(to_ticket_id=ticket_id).values("from_ticket_id")
+    blockers: dict[int, list[int]] = defaultdict(list)
+    for dependant, blocker in through.filter(from_ticket_id__in=dependants).values_list(
+        "from_ticket_id", "to_ticket_id"
+    ):
+        blockers[dependant].append(blocker)
+    return {dependant: sorted(ids) for dependant, ids in blockers.items()}
 
 
 # ---------------------------------------------------------------- bulk writes

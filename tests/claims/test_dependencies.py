@@ -193,3 +193,21 @@ def test_every_way_of_finishing_announces(api, tickets, board, how):
         response = api.post(f"/api/tickets/{b.pk}/move", {"column": "Done"}, "json")
     assert response.status_code == 200, response.content
     assert unblocked(board, seq) == [a.pk]
+
+
+def test_deleting_a_blocker_unblocks_its_dependants_with_history_and_event(user, board):
+    from history.models import BoardEvent, TicketHistory
+    from tests.factories import make_ticket
+    from tickets.services import ticket_delete, ticket_set_dependencies
+
+    blocker = make_ticket(user, board, "Blocker")
+    dependant = make_ticket(user, board, "Dependant")
+    ticket_set_dependencies(actor=user, ticket_id=dependant.pk, blocked_by=[blocker.pk])
+
+    ticket_delete(actor=user, ticket_id=blocker.pk)
+
+    row = TicketHistory.objects.filter(ticket_id=dependant.pk, field_name="blocked_by").last()
+    assert (row.old_value, row.new_value, row.changed_by) == (f"#{blocker.pk}", None, user)
+    event = BoardEvent.objects.filter(board=board).order_by("-seq").first()
+    assert event.type == "ticket_unblocked"
+    assert event.payload["id"] == dependant.pk and event.payload["blocked_by"] == []
