@@ -1,17 +1,28 @@
-"""ASGI entry point (daphne): HTTP now; WebSocket and /mcp join it with their issues."""
+"""ASGI entry point (daphne): HTTP with the MCP server at /mcp, and the board WebSocket
+at /ws/connect."""
 
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agent_kanban.settings")
 
-from channels.routing import ProtocolTypeRouter
+from channels.routing import ProtocolTypeRouter, URLRouter
 from django.conf import settings
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.core.asgi import get_asgi_application
+from django.urls import re_path
 
 django_asgi = get_asgi_application()
 if settings.SERVE_STATIC:
     # The embedded shape: one daphne serves the static files too (nginx does in production).
     django_asgi = ASGIStaticFilesHandler(django_asgi)
 
-application = ProtocolTypeRouter({"http": django_asgi})
+# Imported after Django is set up: they load models.
+from agents.mcp.http import mount_mcp  # noqa: E402
+from agents.ws_auth import WebSocketAuthStack  # noqa: E402
+from history.consumers import BoardEventsConsumer  # noqa: E402
+
+websocket_routes = [re_path(r"^ws/connect/?$", BoardEventsConsumer.as_asgi())]
+
+application = ProtocolTypeRouter(
+    {"http": mount_mcp(django_asgi), "websocket": WebSocketAuthStack(URLRouter(websocket_routes))}
+)

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 import agent_kanban
 from boards.models import Board
+from history.realtime import connection_stats
 from tickets.models import Ticket
 
 STARTED = time.monotonic()
@@ -79,6 +80,8 @@ class HealthView(APIView):
             "database": _timed(_database),
             "cache": _timed(_cache),
             "channel_layer": _timed(_channel_layer),
+            # WebSocket connections of the process that answers (each counts its own).
+            "websocket": _timed(connection_stats),
         }
         healthy = all(check["status"] == "ok" for check in checks.values())
         body = {

@@ -112,7 +112,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-LOGIN_URL = "/api-auth/login/"
+LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/api/"
 
 LANGUAGE_CODE = "en-us"
@@ -173,3 +173,30 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 APPEND_SLASH = False
+
+# Real-time delivery. WebSocket: a heartbeat every WS_HEARTBEAT_SECONDS (a client
+# silent for three is closed), a cap on connections per daphne process, the largest
+# message a client may send, and how many boards one connection may watch.
+# Server-sent events poll the event log every SSE_POLL_MS.
+WS_HEARTBEAT_SECONDS = env_int("WS_HEARTBEAT_SECONDS", 25)
+WS_MAX_CONNECTIONS = env_int("WS_MAX_CONNECTIONS", 1000)
+WS_MAX_MESSAGE_BYTES = env_int("WS_MAX_MESSAGE_BYTES", 64 * 1024)
+WS_MAX_BOARDS = env_int("WS_MAX_BOARDS", 100)
+SSE_POLL_MS = env_int("SSE_POLL_MS", 500)
+SSE_HEARTBEAT_SECONDS = env_int("SSE_HEARTBEAT_SECONDS", 15)
+
+# Statistics (stats app): a column's colour needs at least STATS_MIN_SAMPLES completed
+# stays in the last STATS_WINDOW_DAYS days; heavier figures are cached this long (the
+# key also carries the board's event sequence, so a write never leaves them stale).
+STATS_MIN_SAMPLES = env_int("STATS_MIN_SAMPLES", 10)
+STATS_WINDOW_DAYS = env_int("STATS_WINDOW_DAYS", 90)
+STATS_CACHE_SECONDS = env_int("STATS_CACHE_SECONDS", 300)
+
+# redis-py 8 gives up on a socket read after 5 s, and channels_redis waits for a
+# consumer's next message with a blocking pop of exactly 5 s: every consumer idle for
+# 5 s would fail. Reads get more time than that pop.
+REDIS_SOCKET_TIMEOUT = env_int("REDIS_SOCKET_TIMEOUT", 30)
+if REDIS_URL:
+    CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [
+        {"address": REDIS_URL, "socket_timeout": REDIS_SOCKET_TIMEOUT}
+    ]

@@ -1,6 +1,5 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -14,6 +13,7 @@ from history.api import (
     TicketHistoryView,
     TicketTransitionsView,
 )
+from history.sse import board_events
 from tickets.api import (
     BulkAssignView,
     BulkMoveView,
@@ -60,12 +60,13 @@ api_patterns = [
     re_path(r"^history/stats/?$", HistoryStatsView.as_view(), name="history-stats"),
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    re_path(r"^boards/(?P<board_id>\d+)/events/?$", board_events, name="board-events"),
     path("", include(router.urls)),
 ]
 
 urlpatterns = [
-    # The board pages will live at the root; until then it opens the browsable API.
-    path("", RedirectView.as_view(url="/api/", permanent=False), name="home"),
+    path("", include("boards.urls")),
+    path("", include("stats.urls")),  # /api/statistics/… and the Insights page
     path("health", health.simple, name="health-basic"),
     path("api/", include(api_patterns)),
     path("api-auth/", include("rest_framework.urls")),

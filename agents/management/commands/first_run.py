@@ -37,8 +37,4 @@ class Command(BaseCommand):
             how = f"as {username!r} with the password {password!r} (kept in {password_file})"
         else:
             how = f"as {username!r} with the password you set"
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Agent Kanban is at {url}/ — log in there {how}."
-            )
-        )
+        self.stdout.write(self.style.SUCCESS(f"Agent Kanban is at {url}/ — log in there {how}."))

@@ -1,0 +1,258 @@
+"""The board WebSocket: `ws://host/ws/connect?board_id=…&since=…`.
+
+Out: board events `{event, data, board_id, seq, timestamp, actor}`, and control
+messages with a `type`: subscribed, unsubscribed, pong, heartbeat, stats, error.
+In: `{type: ping | subscribe_board | unsubscribe_board | get_stats}`.
+
+Refusals accept first and then close with a code, because a handshake refused before
+accept reaches a browser as 1006 with no code at all:
+4400 bad query parameters, 4401 not signed in (or a bad token), 4403 may not read
+the board, 4404 no such board, 4408 silent for three heartbeats, 4429 this instance
+is at WS_MAX_CONNECTIONS; 1009 a message over WS_MAX_MESSAGE_BYTES.
+"""
+
+import asyncio
+import json
+import logging
+import time
+from urllib.parse import parse_qs
+
+from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+
+from agent_kanban.errors import DomainError, Forbidden, InvalidInput, NotFound
+from history import realtime
+from history.services import board_group_name
+
+logger = logging.getLogger(__name__)
+
+CLOSE_BAD_REQUEST = 4400
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+CLOSE_SILENT = 4408
+CLOSE_OVER_CAPACITY = 4429
+CLOSE_TOO_BIG = 1009
+SILENT_HEARTBEATS = 3
+
+
+class BoardEventsConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        # board id -> the last sequence number sent to this client for that board
+        self.boards: dict[int, int] = {}
+        # Channels runs this consumer's handlers one at a time; the lock only keeps
+        # the heartbeat task's catch-up from interleaving with them.
+        self.lock = asyncio.Lock()
+        self.counted = self.closed = False
+        self.heartbeat_task: asyncio.Task | None = None
+        self.last_heard = time.monotonic()
+        await self.accept()
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            return await self.close_with(CLOSE_UNAUTHENTICATED)
+        if not realtime.connections.try_open():
+            return await self.close_with(CLOSE_OVER_CAPACITY)
+        self.counted = True
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin1"))
+        try:
+            board_id = realtime.parse_optional_int(_last(query, "board_id"), "board_id", minimum=1)
+            since = realtime.parse_optional_int(_last(query, "since"), "since", minimum=0)
+            if board_id is not None:
+                await self.subscribe(board_id, since)
+        except DomainError as error:
+            await self.send_error(error.code, error.message)
+            code = {404: CLOSE_NOT_FOUND, 403: CLOSE_FORBIDDEN}.get(error.status)
+            return await self.close_with(code or CLOSE_BAD_REQUEST)
+        self.heartbeat_task = asyncio.create_task(self.heartbeat())
+
+    async def disconnect(self, code) -> None:
+        self.closed = True
+        if self.heartbeat_task is not None:
+            self.heartbeat_task.cancel()
+        # Count the connection out before anything that awaits and might not finish.
+        if getattr(self, "counted", False):
+            self.counted = False
+            realtime.connections.release()
+        for board_id in list(getattr(self, "boards", {})):
+            await self.channel_layer.group_discard(board_group_name(board_id), self.channel_name)
+
+    async def dispatch(self, message: dict) -> None:
+        """Channels' dispatch, without its `aclose_old_connections()` before every
+        handler: that is a hop to the one database thread per message, so a hop per
+        watcher for every event. Every query here goes through
+        `database_sync_to_async`, which closes stale connections around the query."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    # ------------------------------------------------------------ messages in
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        if self.closed:
+            return  # refused or closing: nothing a client says matters any more
+        self.last_heard = time.monotonic()
+        raw = text_data.encode() if text_data is not None else bytes_data or b""
+        if len(raw) > settings.WS_MAX_MESSAGE_BYTES:
+            limit = settings.WS_MAX_MESSAGE_BYTES
+            await self.send_error("message_too_large", f"Messages are limited to {limit} bytes.")
+            return await self.close_with(CLOSE_TOO_BIG)
+        try:
+            message = json.loads(raw)
+        except (ValueError, RecursionError):  # RecursionError: nested too deep
+            return await self.send_error("invalid_json", "A message must be a JSON object.")
+        kind = message.get("type") if isinstance(message, dict) else None
+        handler = self.handlers.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            known = ", ".join(self.handlers)
+            return await self.send_error("unknown_type", f"'type' must be one of: {known}.")
+        try:
+            await handler(self, message)
+        except DomainError as error:
+            await self.send_error(error.code, error.message)
+        except Exception:
+            # A client message must never take the connection down with it.
+            logger.exception("WebSocket message %r failed", kind)
+            await self.send_error("server_error", "The message could not be handled.")
+
+    async def on_ping(self, message: dict) -> None:
+        await self.send_json({"type": "pong"})
+
+    async def on_subscribe(self, message: dict) -> None:
+        board_id = realtime.parse_int(message.get("board_id"), "board_id", minimum=1)
+        since = realtime.parse_optional_int(message.get("since"), "since", minimum=0)
+        await self.subscribe(board_id, since)
+
+    async def on_unsubscribe(self, message: dict) -> None:
+        board_id = realtime.parse_int(message.get("board_id"), "board_id", minimum=1)
+        await self.unsubscribe(board_id)
+        await self.send_json({"type": "unsubscribed", "board_id": board_id})
+
+    async def on_get_stats(self, message: dict) -> None:
+        stats = realtime.connection_stats()
+        await self.send_json({"type": "stats", **stats, "boards": sorted(self.boards)})
+
+    handlers = {
+        "ping": on_ping,
+        "subscribe_board": on_subscribe,
+        "unsubscribe_board": on_unsubscribe,
+        "get_stats": on_get_stats,
+    }
+
+    # ------------------------------------------------------------ subscriptions
+
+    async def subscribe(self, board_id: int, since: int | None) -> None:
+        """Join the board's group first, then read the log. Events committed after
+        the read arrive live, queued behind this handler (Channels hands the consumer
+        one message at a time, so the channel is the buffer); events both read and
+        pushed are dropped by their sequence number; a push that was lost or dropped
+        for a full channel shows as a gap and is read from the log."""
+        if board_id not in self.boards and len(self.boards) >= settings.WS_MAX_BOARDS:
+            raise InvalidInput(f"A connection may watch at most {settings.WS_MAX_BOARDS} boards.")
+        user = self.scope["user"]
+        if not await database_sync_to_async(realtime.can_read_board)(user, board_id):
+            raise Forbidden(f"You may not read board {board_id}.")
+        await self.channel_layer.group_add(board_group_name(board_id), self.channel_name)
+        current = await database_sync_to_async(realtime.board_last_seq)(board_id)
+        if current is None:
+            await self.unsubscribe(board_id)
+            raise NotFound(f"Board {board_id} does not exist.", code="board_not_found")
+        async with self.lock:
+            if since is not None or board_id not in self.boards:
+                # A `since` from a newer log than this one (a restored database)
+                # must not hold back the events that follow.
+                self.boards[board_id] = current if since is None else min(since, current)
+            await self.send_missing(board_id, upto=current)
+        await self.send_json(
+            {"type": "subscribed", "board_id": board_id, "seq": self.boards[board_id]}
+        )
+
+    async def unsubscribe(self, board_id: int) -> None:
+        self.boards.pop(board_id, None)
+        await self.channel_layer.group_discard(board_group_name(board_id), self.channel_name)
+
+    async def send_missing(self, board_id: int, upto: int) -> None:
+        """Send the board's logged events after the last one sent, up to `upto`."""
+        while board_id in self.boards and self.boards[board_id] < upto:
+            events = await database_sync_to_async(realtime.events_after)(
+                board_id=board_id, after=self.boards[board_id], upto=upto
+            )
+            for event in events:
+                await self.send_event(event)
+            if len(events) < realtime.READ_BATCH:
+                return
+
+    async def send_event(self, event: dict) -> None:
+        if event["seq"] <= self.boards.get(event["board_id"], event["seq"]):
+            return
+        self.boards[event["board_id"]] = event["seq"]
+        await self.send_json(event)
+
+    # ------------------------------------------------------------ messages from the group
+
+    async def board_event(self, message: dict) -> None:
+        event = message["message"]
+        board_id = event["board_id"]
+        async with self.lock:
+            last = self.boards.get(board_id)
+            if last is None or event["seq"] <= last:
+                return  # not (or no longer) watched, or already sent from the log
+            if event["seq"] > last + 1:
+                await self.send_missing(board_id, upto=event["seq"] - 1)
+            await self.send_event(event)
+        if event["event"] == "board_deleted":
+            await self.unsubscribe(board_id)
+
+    # ------------------------------------------------------------ liveness
+
+    async def heartbeat(self) -> None:
+        interval = settings.WS_HEARTBEAT_SECONDS
+        while not self.closed:
+            await asyncio.sleep(interval)
+            if time.monotonic() - self.last_heard > SILENT_HEARTBEATS * interval:
+                realtime.connections.closed_silent += 1
+                return await self.close_with(CLOSE_SILENT)
+            await self.send_json({"type": "heartbeat"})
+            try:
+                await self.catch_up()
+            except Exception:
+                logger.warning("WebSocket catch-up failed; next heartbeat retries", exc_info=True)
+
+    async def catch_up(self) -> None:
+        """Once a heartbeat: renew group membership (Redis expires it after a day) and
+        send what the log has beyond the last event sent, so even a lost push of a
+        board's latest event reaches the client within one heartbeat."""
+        for board_id in list(self.boards):
+            await self.channel_layer.group_add(board_group_name(board_id), self.channel_name)
+        current = await database_sync_to_async(realtime.boards_last_seq)(list(self.boards))
+        for board_id in list(self.boards):
+            if board_id not in current:
+                await self.unsubscribe(board_id)
+                await self.send_json(
+                    {"type": "unsubscribed", "board_id": board_id, "reason": "board_deleted"}
+                )
+                continue
+            async with self.lock:
+                await self.send_missing(board_id, upto=current[board_id])
+
+    # ------------------------------------------------------------ sending
+
+    async def send_json(self, content: dict) -> None:
+        if not self.closed:
+            await self.send(text_data=json.dumps(content, cls=DjangoJSONEncoder))
+
+    async def send_error(self, code: str, message: str) -> None:
+        await self.send_json({"type": "error", "code": code, "message": message})
+
+    async def close_with(self, code: int) -> None:
+        if not self.closed:
+            self.closed = True
+            await self.close(code=code)
+
+
+def _last(query: dict[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[-1] if values else None

@@ -1,0 +1,158 @@
+"""Server-sent events and the JSON page, through a real daphne process."""
+
+import json
+import os
+import time
+
+import httpx
+import pytest
+
+from boards.services import board_delete
+from tests.factories import make_board, make_ticket
+from tests.realtime.procs import channel_prefix, daphne_servers, database_url, process_env
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ERROR_KEYS = {"message", "code", "error_id", "timestamp", "validation_errors"}
+
+
+@pytest.fixture(scope="module")
+def server(django_db_setup, tmp_path_factory):
+    """One daphne for the module, on the test database: each test's data is committed
+    (transaction=True), so the server sees it."""
+    tmp_path = tmp_path_factory.mktemp("sse")
+    env = process_env(
+        tmp_path,
+        database=database_url(),
+        redis=os.environ.get("REDIS_URL"),
+        CHANNEL_LAYER_PREFIX=channel_prefix(),
+        SSE_POLL_MS=100,
+        SSE_HEARTBEAT_SECONDS=1,
+    )
+    with daphne_servers(1, env, tmp_path) as [daphne]:
+        yield daphne
+
+
+def frames(lines):
+    """Server-sent event frames as dicts of their fields; comments under ':'."""
+    frame: dict = {}
+    for line in lines:
+        if line == "":
+            if frame:
+                yield frame
+            frame = {}
+            continue
+        field, _, value = line.partition(":")
+        frame[field or ":"] = value.removeprefix(" ")
+
+
+def next_event(stream, timeout: float = 10) -> dict:
+    """The next event frame; heartbeats keep the connection busy, so the read timeout
+    alone would never fire."""
+    deadline = time.monotonic() + timeout
+    for frame in stream:
+        if "event" in frame:
+            return {**frame, "data": json.loads(frame["data"])}
+        assert time.monotonic() < deadline, "no event in time"
+    raise AssertionError("the stream ended")
+
+
+def open_stream(server, board, headers, query=""):
+    url = f"{server.http}/api/boards/{board.pk}/events{query}"
+    return httpx.stream("GET", url, headers=headers, timeout=15)
+
+
+def test_stream_replays_since_then_streams_live_with_heartbeats(server, secret, user, board):
+    make_ticket(user, board, "Before")
+    auth = {"Authorization": f"Bearer {secret}"}
+    with open_stream(server, board, auth, "?since=1") as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["cache-control"] == "no-cache"
+        stream = frames(response.iter_lines())
+        first = next_event(stream)
+        assert (first["id"], first["event"]) == ("2", "ticket_created")
+        assert first["data"]["seq"] == 2 and first["data"]["data"]["title"] == "Before"
+        assert set(first["data"]) == {"event", "data", "board_id", "seq", "timestamp", "actor"}
+        make_ticket(user, board, "After")
+        second = next_event(stream)
+        assert (second["id"], second["data"]["data"]["title"]) == ("3", "After")
+        assert next(stream) == {":": "heartbeat"}
+
+
+def test_last_event_id_wins_and_session_works(server, session_cookie, user, board):
+    for number in range(4):
+        make_ticket(user, board, f"T{number}")
+    headers = {"Cookie": f"sessionid={session_cookie}", "Last-Event-ID": "3"}
+    with open_stream(server, board, headers, "?since=0") as response:
+        assert response.status_code == 200
+        stream = frames(response.iter_lines())
+        assert [next_event(stream)["id"] for _ in range(2)] == ["4", "5"]
+
+
+def test_stream_without_since_starts_now_and_ends_when_the_board_goes(server, secret, user, board):
+    make_ticket(user, board, "Old")
+    with open_stream(server, board, {"Authorization": f"Bearer {secret}"}) as response:
+        stream = frames(response.iter_lines())
+        assert next(stream) == {"retry": "400", ":": "connected"}
+        make_ticket(user, board, "New")
+        assert next_event(stream)["data"]["data"]["title"] == "New"
+        board_delete(actor=user, board_id=board.pk)
+        gone = next_event(stream)
+        assert gone["event"] == "board_deleted" and gone["data"]["board_id"] == board.pk
+        assert list(stream) == []
+
+
+def test_json_page(server, secret, user, board):
+    for number in range(4):
+        make_ticket(user, board, f"T{number}")
+    url = f"{server.http}/api/boards/{board.pk}/events"
+    auth = {"Authorization": f"Bearer {secret}"}
+    first = httpx.get(
+        url, params={"format": "json", "since": 0, "limit": 2}, headers=auth, timeout=30
+    )
+    assert first.status_code == 200, first.text
+    page = first.json()
+    assert [item["seq"] for item in page["items"]] == [1, 2]
+    assert (page["next_since"], page["has_more"]) == (2, True)
+    rest = httpx.get(url, params={"format": "json", "since": 2}, headers=auth, timeout=30).json()
+    assert [item["seq"] for item in rest["items"]] == [3, 4, 5]
+    assert [item["data"]["title"] for item in rest["items"]] == ["T1", "T2", "T3"]
+    assert (rest["next_since"], rest["has_more"]) == (5, False)
+    empty = httpx.get(url, params={"format": "json", "since": 5}, headers=auth, timeout=30).json()
+    assert empty == {"items": [], "next_since": 5, "has_more": False}
+
+
+def assert_error(response, status: int, code: str | None = None) -> None:
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert list(body) == ["error"] and set(body["error"]) >= ERROR_KEYS, body
+    if code:
+        assert body["error"]["code"] == code, body
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?format=json&limit=0",
+        "?format=json&limit=1001",
+        "?format=json&limit=abc",
+        "?format=json&since=-1",
+        "?since=1.5",
+        "?since=99999999999999999999999",
+        "?format=xml",
+    ],
+)
+def test_bad_parameters_are_400(api, board, query):
+    assert_error(api.get(f"/api/boards/{board.pk}/events{query}"), 400, "invalid")
+
+
+def test_unknown_board_is_404_and_strangers_are_401(api, anon, user):
+    gone = make_board(user, "Gone")
+    board_delete(actor=user, board_id=gone.pk)
+    for query in ("", "?format=json"):
+        assert_error(api.get(f"/api/boards/{gone.pk}/events{query}"), 404, "not_found")
+        assert_error(anon.get(f"/api/boards/{gone.pk}/events{query}"), 401)
+        bad = anon.get(f"/api/boards/{gone.pk}/events{query}", HTTP_AUTHORIZATION="Bearer nope")
+        assert_error(bad, 401)
+        assert bad["WWW-Authenticate"].startswith("Bearer")
