@@ -2,6 +2,7 @@
 
 from django.db import transaction
 from django.db.models import Count
+from django.utils import timezone
 
 from agent_kanban.errors import Conflict, InvalidInput, NotFound, field_error
 from boards.models import DEFAULT_COLUMNS, Board, Column
@@ -106,6 +107,7 @@ def board_delete(*, actor, board_id: int) -> None:
             "data": {"id": board.pk, "name": board.name},
             "board_id": board.pk,
             "seq": board.last_event_seq + 1,
+            "timestamp": timezone.now().isoformat(),
             "actor": getattr(actor, "username", None),
         }
         # Tickets first: their columns protect them, so the board's cascade alone

@@ -208,5 +208,6 @@ async def test_board_deleted_is_delivered_and_ends_the_subscription(sockets, sec
     await database_sync_to_async(board_delete)(actor=user, board_id=board.pk)
     [event] = await receive_events(socket, 1)
     assert (event["event"], event["seq"]) == ("board_deleted", 2)
+    assert set(event) >= {"event", "data", "board_id", "seq", "timestamp", "actor"}
     await socket.send_json_to({"type": "get_stats"})
     assert (await receive(socket))["boards"] == []
