@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "comments",
     "history",
     "stats",
+    "audit",
 ]
 
 MIDDLEWARE = [

@@ -28,6 +28,13 @@ class ApiToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    read_only = models.BooleanField(default=False, help_text="The token may read but not write.")
+    boards = models.ManyToManyField(
+        "boards.Board",
+        blank=True,
+        related_name="+",
+        help_text="Limit the token to these boards; none means every board its user may see.",
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -37,3 +37,30 @@ class Column(models.Model):
 
     def __str__(self) -> str:
         return f"{self.board.name} / {self.name}" if self.board_id else self.name
+
+
+class Role(models.TextChoices):
+    """What a user may do on one board. Site admins (`is_staff`) act as admin everywhere."""
+
+    ADMIN = "admin", "Admin"
+    MEMBER = "member", "Member"
+    AGENT = "agent", "Agent"
+    VIEWER = "viewer", "Viewer"
+
+
+class BoardMembership(models.Model):
+    board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="board_memberships"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["board_id", "user_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["board", "user"], name="one_membership_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} on {self.board}"

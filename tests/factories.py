@@ -29,3 +29,13 @@ def make_ticket(actor: User, board, title: str | None = None, **extra):
     return ticket_create(
         actor=actor, board_id=board.pk, title=title or f"Ticket {next(_numbers)}", **extra
     )
+
+
+def add_member(board, user: User, role: str = "member"):
+    """Give `user` a role on `board` (board creators are already its admins)."""
+    from boards.models import BoardMembership
+
+    membership, _ = BoardMembership.objects.update_or_create(
+        board=board, user=user, defaults={"role": role}
+    )
+    return membership
