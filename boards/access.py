@@ -37,7 +37,7 @@ def request_token(user):
 
 
 def token_board_ids(token) -> frozenset[int] | None:
-    """The boards a token is limited to, or None when it is not limited. Read once per token object."""
+    """The boards a token is limited to, or None when it is not. Read once per token object."""
     if token is None:
         return None
     cached = getattr(token, "_scoped_board_ids", None)
