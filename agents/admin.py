@@ -6,6 +6,7 @@ from django.http import HttpRequest
 
 from agents.models import ApiToken, User
 from agents.services import token_revoke
+from audit.services import request_ip
 
 
 class UserCreateForm(AdminUserCreationForm):
@@ -68,16 +69,42 @@ class ApiTokenAdmin(admin.ModelAdmin):
         "last_used_at",
         "expires_at",
         "revoked_at",
+        "read_only",
+        "board_list",
     ]
     list_select_related = ["user"]
-    list_filter = ["user__is_agent", ("revoked_at", admin.EmptyFieldListFilter), "created_at"]
+    list_filter = [
+        "user__is_agent",
+        "read_only",
+        ("revoked_at", admin.EmptyFieldListFilter),
+        "created_at",
+    ]
     search_fields = ["name", "prefix", "user__username"]
-    readonly_fields = ["key_hash"]
+    fields = [
+        "name",
+        "user",
+        "prefix",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+        "read_only",
+        "boards",
+    ]
+    readonly_fields = fields
+    filter_horizontal = ["boards"]
     actions = ["revoke_selected"]
     help_text = (
         "Tokens are issued with “manage.py create_token USERNAME” (or “manage.py create_agent "
         "NAME” for a new agent), which shows the secret once. Here they can only be revoked."
     )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiToken]:
+        return super().get_queryset(request).prefetch_related("boards")
+
+    @admin.display(description="Boards")
+    def board_list(self, token: ApiToken) -> str:
+        return ", ".join(board.name for board in token.boards.all()) or "all"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -100,5 +127,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         tokens = [token for token in queryset if token.revoked_at is None]
         for token in tokens:
-            token_revoke(token=token)
+            # Through the service: audited, and the token's live sessions are closed.
+            token_revoke(actor=request.user, token=token, ip=request_ip(request))
         self.message_user(request, f"Revoked {len(tokens)} token(s).", messages.SUCCESS)

@@ -1,13 +1,18 @@
 from django.contrib.auth import authenticate, login, logout
 from django.middleware.csrf import get_token
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agent_kanban.adapters import validated
 from agent_kanban.errors import error_body
+from agents.selectors import token_get, token_list, token_owner
+from agents.serializers import TokenCreatedSerializer, TokenCreateSerializer, TokenSerializer
+from agents.services import token_issue, token_revoke
+from audit.services import request_ip
 
 
 class IdentitySerializer(serializers.Serializer):
@@ -68,3 +73,60 @@ class SessionView(APIView):
     def delete(self, request):
         logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# ---------------------------------------------------------------- API tokens
+
+
+class TokenListView(GenericAPIView):
+    """GET lists your tokens (site admins: `?user=NAME` for an agent's); POST makes one."""
+
+    serializer_class = TokenSerializer
+
+    @extend_schema(
+        parameters=[OpenApiParameter("user", str, description="Whose tokens (site admins only).")],
+        responses=TokenSerializer(many=True),
+    )
+    def get(self, request):
+        owner = token_owner(actor=request.user, username=request.query_params.get("user"))
+        page = self.paginate_queryset(token_list(actor=request.user, owner=owner))
+        return self.get_paginated_response(TokenSerializer(page, many=True).data)
+
+    @extend_schema(request=TokenCreateSerializer, responses={201: TokenCreatedSerializer})
+    def post(self, request):
+        """Make a token. The answer carries its `secret`, the only time it is ever shown."""
+        data = validated(TokenCreateSerializer, request.data)
+        owner = token_owner(actor=request.user, username=data.pop("user", None))
+        issued = token_issue(
+            actor=request.user,
+            user=owner,
+            name=data["name"],
+            expires_at=data.get("expires_at"),
+            read_only=data["read_only"],
+            board_ids=data.get("board_ids"),
+            ip=request_ip(request),
+        )
+        token = token_get(actor=request.user, token_id=issued.token.pk)
+        body = {**TokenSerializer(token).data, "secret": issued.secret}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class TokenDetailView(GenericAPIView):
+    serializer_class = TokenSerializer
+
+    @extend_schema(responses=TokenSerializer)
+    def get(self, request, token_id: int):
+        return Response(TokenSerializer(token_get(actor=request.user, token_id=int(token_id))).data)
+
+
+class TokenRevokeView(GenericAPIView):
+    serializer_class = TokenSerializer
+
+    @extend_schema(request=None, responses=TokenSerializer)
+    def post(self, request, token_id: int):
+        """Revoke the token: it stops working at once, and its open WebSocket connections
+        and MCP sessions are closed. Revoking a revoked token changes nothing."""
+        token = token_get(actor=request.user, token_id=int(token_id))
+        token_revoke(actor=request.user, token=token, ip=request_ip(request))
+        token = token_get(actor=request.user, token_id=token.pk)
+        return Response(TokenSerializer(token).data)

@@ -8,7 +8,11 @@ from agents.services import hash_token, token_touch
 
 
 def user_for_token(secret: str):
-    """The active user behind a bearer token, or None."""
+    """The active user behind a bearer token and the token, or (None, None).
+
+    The user is a fresh object on every call and carries the token as `api_token`,
+    so the access rules (boards.access) apply the token's limits to whatever it does.
+    Never keep it beyond the request or connection it was made for."""
     token = (
         ApiToken.objects.select_related("user")
         .filter(key_hash=hash_token(secret), revoked_at__isnull=True)
@@ -19,7 +23,9 @@ def user_for_token(secret: str):
     if token.expires_at is not None and token.expires_at <= timezone.now():
         return None, None
     token_touch(token=token, every_seconds=settings.API_TOKEN_TOUCH_SECONDS)
-    return token.user, token
+    user = token.user
+    user.api_token = token
+    return user, token
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):

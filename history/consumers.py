@@ -8,7 +8,10 @@ Refusals accept first and then close with a code, because a handshake refused be
 accept reaches a browser as 1006 with no code at all:
 4400 bad query parameters, 4401 not signed in (or a bad token), 4403 may not read
 the board, 4404 no such board, 4408 silent for three heartbeats, 4429 this instance
-is at WS_MAX_CONNECTIONS; 1009 a message over WS_MAX_MESSAGE_BYTES.
+is at WS_MAX_CONNECTIONS; 1009 a message over WS_MAX_MESSAGE_BYTES; 1008 more than
+WS_MAX_MESSAGES_PER_MINUTE messages from the client. A connection opened with an API
+token is closed with 4401 (after an error frame `token_revoked`) once the token is
+revoked or expires.
 """
 
 import asyncio
@@ -24,6 +27,8 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
 from agent_kanban.errors import DomainError, Forbidden, InvalidInput, NotFound
+from agents.revocation import token_group_name
+from agents.services import token_is_usable
 from history import realtime
 from history.services import board_group_name
 
@@ -36,6 +41,7 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_SILENT = 4408
 CLOSE_OVER_CAPACITY = 4429
 CLOSE_TOO_BIG = 1009
+CLOSE_TOO_MANY_MESSAGES = 1008
 SILENT_HEARTBEATS = 3
 
 
@@ -49,10 +55,17 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
         self.counted = self.closed = False
         self.heartbeat_task: asyncio.Task | None = None
         self.last_heard = time.monotonic()
+        self.rate = MessageRate(settings.WS_MAX_MESSAGES_PER_MINUTE)
+        self.token_id: int | None = None
         await self.accept()
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             return await self.close_with(CLOSE_UNAUTHENTICATED)
+        token = getattr(user, "api_token", None)
+        if token is not None:
+            # Revoking the token reaches this connection through its group.
+            self.token_id = token.pk
+            await self.channel_layer.group_add(token_group_name(token.pk), self.channel_name)
         if not realtime.connections.try_open():
             return await self.close_with(CLOSE_OVER_CAPACITY)
         self.counted = True
@@ -78,6 +91,10 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
             realtime.connections.release()
         for board_id in list(getattr(self, "boards", {})):
             await self.channel_layer.group_discard(board_group_name(board_id), self.channel_name)
+        if getattr(self, "token_id", None) is not None:
+            await self.channel_layer.group_discard(
+                token_group_name(self.token_id), self.channel_name
+            )
 
     async def dispatch(self, message: dict) -> None:
         """Channels' dispatch, without its `aclose_old_connections()` before every
@@ -95,6 +112,10 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
         if self.closed:
             return  # refused or closing: nothing a client says matters any more
         self.last_heard = time.monotonic()
+        if not self.rate.allow(self.last_heard):
+            limit = settings.WS_MAX_MESSAGES_PER_MINUTE
+            await self.send_error("rate_limited", f"At most {limit} messages a minute.")
+            return await self.close_with(CLOSE_TOO_MANY_MESSAGES)
         raw = text_data.encode() if text_data is not None else bytes_data or b""
         if len(raw) > settings.WS_MAX_MESSAGE_BYTES:
             limit = settings.WS_MAX_MESSAGE_BYTES
@@ -206,6 +227,23 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
         if event["event"] == "board_deleted":
             await self.unsubscribe(board_id)
 
+    # ------------------------------------------------------------ the token
+
+    async def token_revoked(self, message: dict) -> None:
+        if message.get("token_id") == self.token_id:
+            await self.close_for_token()
+
+    async def close_for_token(self) -> None:
+        await self.send_error("token_revoked", "The token is revoked or expired.")
+        await self.close_with(CLOSE_UNAUTHENTICATED)
+
+    async def token_still_usable(self) -> bool:
+        """Re-checked every heartbeat: a revocation whose message was lost, or an expiry,
+        ends the connection within one heartbeat."""
+        if self.token_id is None:
+            return True
+        return await database_sync_to_async(token_is_usable)(token_id=self.token_id)
+
     # ------------------------------------------------------------ liveness
 
     async def heartbeat(self) -> None:
@@ -215,6 +253,13 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
             if time.monotonic() - self.last_heard > SILENT_HEARTBEATS * interval:
                 realtime.connections.closed_silent += 1
                 return await self.close_with(CLOSE_SILENT)
+            try:
+                if not await self.token_still_usable():
+                    return await self.close_for_token()
+            except Exception:
+                logger.warning(
+                    "WebSocket token check failed; next heartbeat retries", exc_info=True
+                )
             await self.send_json({"type": "heartbeat"})
             try:
                 await self.catch_up()
@@ -227,6 +272,8 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
         board's latest event reaches the client within one heartbeat."""
         for board_id in list(self.boards):
             await self.channel_layer.group_add(board_group_name(board_id), self.channel_name)
+        if self.token_id is not None:
+            await self.channel_layer.group_add(token_group_name(self.token_id), self.channel_name)
         current = await database_sync_to_async(realtime.boards_last_seq)(list(self.boards))
         for board_id in list(self.boards):
             if board_id not in current:
@@ -251,6 +298,26 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
         if not self.closed:
             self.closed = True
             await self.close(code=code)
+
+
+class MessageRate:
+    """A token bucket per connection: `per_minute` messages a minute on average, with
+    bursts of up to `per_minute`."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.capacity = float(max(1, per_minute))
+        self.allowance = self.capacity
+        self.refill_per_second = self.capacity / 60
+        self.checked = time.monotonic()
+
+    def allow(self, now: float) -> bool:
+        elapsed = max(0.0, now - self.checked)
+        self.checked = now
+        self.allowance = min(self.capacity, self.allowance + elapsed * self.refill_per_second)
+        if self.allowance < 1:
+            return False
+        self.allowance -= 1
+        return True
 
 
 def _last(query: dict[str, list[str]], name: str) -> str | None:

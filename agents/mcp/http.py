@@ -3,14 +3,22 @@
 The SDK's session manager must be running (`session_manager.run()`) before it serves a
 request, and it is normally started by the ASGI lifespan protocol, which daphne does not
 speak. So the first request starts it: a long-lived task enters `run()` and stays there
-for the life of the event loop."""
+for the life of the event loop.
+
+Revoking a token ends its sessions at once: each process joins the channel-layer group
+of every token that opened a session here, and on the revocation message discards
+those sessions (their IDs then answer 404). Every request and every tool call also
+checks the token again, so a revoked token is refused even before that message."""
 
 import asyncio
 import contextvars
 import json
-from dataclasses import dataclass
+import logging
+import time
+from dataclasses import dataclass, field
 
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
@@ -22,8 +30,13 @@ from agent_kanban.errors import error_body
 from agents.authentication import user_for_token
 from agents.mcp.identity import acting_with
 from agents.mcp.server import build_server
+from agents.revocation import REVOKED_MESSAGE_TYPE, token_group_name
+
+logger = logging.getLogger(__name__)
 
 MCP_PATHS = ("/mcp", "/mcp/")
+# Redis forgets group members after a day; joining again this often keeps them.
+GROUP_RENEW_SECONDS = 3600
 
 
 @dataclass
@@ -31,6 +44,29 @@ class _Running:
     loop: asyncio.AbstractEventLoop
     manager: StreamableHTTPSessionManager
     task: asyncio.Task
+    channel: str | None = None
+    listener: asyncio.Task | None = None
+    joined: dict[int, float] = field(default_factory=dict)  # token id -> when joined
+
+
+def _principal_id(token_id: int) -> str:
+    return f"token-{token_id}"
+
+
+async def end_token_sessions(manager: StreamableHTTPSessionManager, token_id: int) -> int:
+    """Discard every session opened with the token; returns how many there were.
+    The SDK has no public call for this: it keeps sessions and their owners in these
+    two dicts, and `_discard_session` is what it uses itself when a session ends."""
+    owners = manager._session_owners
+    ended = 0
+    for session_id, owner in list(owners.items()):
+        if owner.get("client_id") != _principal_id(token_id):
+            continue
+        transport = manager._server_instances.get(session_id)
+        if transport is not None:
+            await manager._discard_session(session_id, transport)
+            ended += 1
+    return ended
 
 
 def _header(scope, name: bytes) -> str | None:
@@ -96,10 +132,11 @@ class MCPHttpApp:
             )
             return
         manager = await self.session_manager()
+        await self._watch_token(token.pk)
         # The SDK binds each MCP session to the credential that opened it.
         principal = AccessToken(
-            token=f"token-{token.pk}",
-            client_id=f"token-{token.pk}",
+            token=_principal_id(token.pk),
+            client_id=_principal_id(token.pk),
             subject=str(user.pk),
             scopes=[],
         )
@@ -112,6 +149,20 @@ class MCPHttpApp:
         headers = [(b"www-authenticate", b'Bearer realm="mcp"')]
         await _send_json(send, 401, error_body(message, code), headers)
 
+    async def _watch_token(self, token_id: int) -> None:
+        """Join the token's group with this process's channel (once an hour at most)."""
+        running = self._running
+        if running is None or running.channel is None:
+            return
+        now = time.monotonic()
+        if now - running.joined.get(token_id, -GROUP_RENEW_SECONDS) < GROUP_RENEW_SECONDS:
+            return
+        try:
+            await get_channel_layer().group_add(token_group_name(token_id), running.channel)
+            running.joined[token_id] = now
+        except Exception:
+            logger.warning("MCP could not watch token %s for revocation", token_id, exc_info=True)
+
     async def session_manager(self) -> StreamableHTTPSessionManager:
         """The running session manager of this event loop, started on first use."""
         loop = asyncio.get_running_loop()
@@ -120,6 +171,8 @@ class MCPHttpApp:
         async with self._lock:
             running = self._running
             if running is None or running.loop is not loop or running.task.done():
+                if running is not None and running.loop is loop and running.listener:
+                    running.listener.cancel()
                 self._running = running = await self._start(loop)
         return running.manager
 
@@ -146,7 +199,38 @@ class MCPHttpApp:
         if task.done():
             waiter.cancel()
             task.result()  # raises why the manager could not start
-        return _Running(loop=loop, manager=manager, task=task)
+        running = _Running(loop=loop, manager=manager, task=task)
+        layer = get_channel_layer()
+        if layer is not None:
+            # The default prefix: channels_redis reads every process-local channel through
+            # one shared receive, and a channel of another prefix would hold it forever.
+            running.channel = await layer.new_channel()
+            listener = _listen_for_revocations(layer, running)
+            running.listener = loop.create_task(listener, context=contextvars.Context())
+        return running
+
+
+async def _listen_for_revocations(layer, running: _Running) -> None:
+    while not running.task.done():
+        try:
+            message = await layer.receive(running.channel)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.warning("MCP revocation listener failed; retrying", exc_info=True)
+            await asyncio.sleep(1)
+            continue
+        if message.get("type") != REVOKED_MESSAGE_TYPE:
+            continue
+        token_id = message.get("token_id")
+        running.joined.pop(token_id, None)
+        try:
+            ended = await end_token_sessions(running.manager, token_id)
+        except Exception:
+            # Their next request is refused anyway: each one checks the token.
+            logger.warning("Could not end the MCP sessions of token %s", token_id, exc_info=True)
+            continue
+        logger.info("Token %s revoked: ended %d MCP session(s)", token_id, ended)
 
 
 mcp_http_app = MCPHttpApp()

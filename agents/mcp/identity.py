@@ -25,7 +25,9 @@ def acting_with(secret: str) -> Iterator[None]:
 
 def current_actor() -> User:
     """The user behind the current token, checked again on every call so that a revoked
-    token or a deactivated agent stops working at once, even in a long stdio session."""
+    or expired token or a deactivated agent stops working at once, even in a long stdio
+    session. The user is fresh for each call and carries the token (`api_token`), so
+    the token's read-only and board limits apply to the tool."""
     secret = _token.get()
     user, _ = user_for_token(secret) if secret else (None, None)
     if user is None:

@@ -13,7 +13,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, name: str, token_name: str, **options):
         try:
-            issued = agent_create(username=name, token_name=token_name)
+            issued = agent_create(actor=None, username=name, token_name=token_name)
         except DomainError as error:
             raise CommandError(error.message) from error
         agent = issued.token.user

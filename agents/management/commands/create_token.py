@@ -21,14 +21,42 @@ class Command(BaseCommand):
             default=None,
             help="Valid for this many days (default: no expiry).",
         )
+        parser.add_argument(
+            "--read-only", action="store_true", help="The token may read but not write."
+        )
+        parser.add_argument(
+            "--board",
+            type=int,
+            action="append",
+            dest="boards",
+            metavar="BOARD_ID",
+            help="Limit the token to this board (repeat for several; default: every board).",
+        )
 
-    def handle(self, *args, username: str, name: str, expires_days: int | None, **options):
+    def handle(
+        self,
+        *args,
+        username: str,
+        name: str,
+        expires_days: int | None,
+        read_only: bool,
+        boards: list[int] | None,
+        **options,
+    ):
         if expires_days is not None and not 1 <= expires_days <= MAX_DAYS:
             raise CommandError(f"--expires-days must be from 1 to {MAX_DAYS}.")
         expires_at = timezone.now() + timedelta(days=expires_days) if expires_days else None
         try:
             user = user_get_by_username(username=username)
-            issued = token_issue(user=user, name=name, expires_at=expires_at)
+            # An operator at the command line: no actor, recorded as such in the audit log.
+            issued = token_issue(
+                actor=None,
+                user=user,
+                name=name,
+                expires_at=expires_at,
+                read_only=read_only,
+                board_ids=boards,
+            )
         except DomainError as error:
             raise CommandError(error.message) from error
         until = f"until {expires_at:%Y-%m-%d %H:%M} UTC" if expires_at else "with no expiry"
