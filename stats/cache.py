@@ -10,6 +10,7 @@ from typing import TypeVar
 from django.conf import settings
 from django.core.cache import cache
 
+from agent_kanban import metrics
 from agent_kanban.errors import NotFound
 from boards.models import Board
 
@@ -55,8 +56,10 @@ def cached(board: BoardVersion, name: str, parts: tuple, compute: Callable[[], T
     try:
         value = cache.get(key)
     except Exception:
+        metrics.cache_lookup("stats", "error")
         logger.warning("Statistics cache unreachable; computing %s", key, exc_info=True)
         return compute()
+    metrics.cache_lookup("stats", "miss" if value is None else "hit")
     if value is None:
         value = compute()
         try:
