@@ -1,11 +1,15 @@
 import json
+import os
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
 from agent_kanban.errors import DomainError
+from agent_kanban.progress import command_progress
 from agents.services import user_get_by_username
 from boards.transfer import board_import
+
+READ_CHUNK = 1024 * 1024
 
 
 class Command(BaseCommand):
@@ -23,7 +27,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, file: str, name: str | None, actor: str | None, **options):
-        data = self._read(file)
+        verbosity = options.get("verbosity", 1)
+        data = self._read(file, verbosity)
+        if verbosity > 0:
+            self.stderr.write(
+                "Checking the document and importing the board (all or nothing)...",
+                style_func=str,
+            )
         try:
             user = user_get_by_username(username=actor) if actor else None
             board = board_import(actor=user, data=data, name=name)
@@ -34,12 +44,22 @@ class Command(BaseCommand):
             self.style.SUCCESS(f"Imported board {board.pk} {board.name!r} with {tickets} tickets.")
         )
 
-    def _read(self, file: str):
+    def _read(self, file: str, verbosity: int):
         try:
             if file == "-":
                 return json.load(sys.stdin)
-            with open(file, encoding="utf-8") as handle:
-                return json.load(handle)
+            with open(file, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                chunks, read = [], 0
+                with command_progress(
+                    self, f"Reading {file}", -(-size // 1024), unit="KiB", verbosity=verbosity
+                ) as progress:
+                    progress.update(0)
+                    while chunk := handle.read(READ_CHUNK):
+                        chunks.append(chunk)
+                        read += len(chunk)
+                        progress.update(-(-read // 1024))
+            return json.loads(b"".join(chunks).decode("utf-8"))
         except OSError as error:
             raise CommandError(f"Cannot read {file}: {error.strerror}.") from error
         except (json.JSONDecodeError, UnicodeDecodeError) as error:

@@ -1,0 +1,58 @@
+"""Reads about the database as a whole, for the backup commands."""
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from boards.models import Board
+from tickets.models import Ticket
+
+POSTGRES_TABLES = """
+    SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind = 'r' AND n.nspname <> 'information_schema'
+      AND n.nspname NOT LIKE 'pg\\_%'
+"""
+
+
+def database_contents() -> dict[str, int]:
+    """How many users, boards and tickets the database holds (only those it has);
+    empty for a new database, migrated or not."""
+    tables = set(connection.introspection.table_names())
+    found = {}
+    for label, model in (("users", get_user_model()), ("boards", Board), ("tickets", Ticket)):
+        if model._meta.db_table in tables:
+            count = model.objects.count()
+            if count:
+                found[label] = count
+    return found
+
+
+def contents_summary(found: dict[str, int]) -> str:
+    """'3 users, 1 board, 30 tickets'."""
+    return ", ".join(
+        f"{count} {what if count != 1 else what.removesuffix('s')}" for what, count in found.items()
+    )
+
+
+def postgres_tables() -> set[str]:
+    """The tables ("schema.name") pg_dump would dump the data of."""
+    with connection.cursor() as cursor:
+        cursor.execute(POSTGRES_TABLES)
+        return {f"{schema}.{name}" for schema, name in cursor.fetchall()}
+
+
+def migration_state() -> tuple[list[str], list[str]]:
+    """Migrations this code has that the database lacks, and migrations the database
+    records that this code does not know (a backup from a newer version)."""
+    executor = MigrationExecutor(connection)
+    loader = executor.loader
+    pending = [
+        f"{migration.app_label}.{migration.name}"
+        for migration, _ in executor.migration_plan(loader.graph.leaf_nodes())
+    ]
+    unknown = sorted(
+        f"{app}.{name}"
+        for app, name in loader.applied_migrations
+        if app in loader.migrated_apps and (app, name) not in loader.graph.nodes
+    )
+    return pending, unknown
