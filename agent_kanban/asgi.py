@@ -17,6 +17,8 @@ if settings.SERVE_STATIC:
     django_asgi = ASGIStaticFilesHandler(django_asgi)
 
 # Imported after Django is set up: they load models.
+from agent_kanban.metrics import track_websockets  # noqa: E402
+from agent_kanban.ws_limits import McpRateLimit, WebSocketConnectLimit  # noqa: E402
 from agents.mcp.http import mount_mcp  # noqa: E402
 from agents.ws_auth import WebSocketAuthStack  # noqa: E402
 from history.consumers import BoardEventsConsumer  # noqa: E402
@@ -24,5 +26,10 @@ from history.consumers import BoardEventsConsumer  # noqa: E402
 websocket_routes = [re_path(r"^ws/connect/?$", BoardEventsConsumer.as_asgi())]
 
 application = ProtocolTypeRouter(
-    {"http": mount_mcp(django_asgi), "websocket": WebSocketAuthStack(URLRouter(websocket_routes))}
+    {
+        "http": McpRateLimit(mount_mcp(django_asgi)),
+        "websocket": track_websockets(
+            WebSocketAuthStack(WebSocketConnectLimit(URLRouter(websocket_routes)))
+        ),
+    }
 )

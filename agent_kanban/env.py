@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlparse
 
@@ -84,3 +85,21 @@ def sqlite_database(path: Path) -> dict:
         },
         "TEST": {"NAME": str(path.with_name("test-" + path.name))},
     }
+
+
+RATE_PATTERN = re.compile(r"^\d+/\d*[smhd]$")
+RATE_OFF = {"", "0", "off", "none", "false"}
+
+
+def env_rate(name: str, default: str | None) -> str | None:
+    """A django-ratelimit rate such as `60/m` or `100/5m`; empty, `0` or `off` → None
+    (no limit)."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    value = value.strip().lower()
+    if value in RATE_OFF:
+        return None
+    if not RATE_PATTERN.match(value):
+        raise ValueError(f"{name}={value!r} is not a rate like 60/m, 10/5m or 1000/h (or off)")
+    return value

@@ -1,5 +1,7 @@
 """Input rules shared by every surface (REST, MCP, pages, commands)."""
 
+from django.conf import settings
+
 from agent_kanban.errors import InvalidInput, field_error
 from tickets.models import Priority
 
@@ -7,7 +9,7 @@ TITLE_MAX = 500
 TEXT_MAX = 20_000
 LABELS_MAX = 20
 LABEL_MAX = 50
-BULK_MAX = 500
+BULK_MAX = settings.BULK_MAX_ITEMS  # tickets in one bulk request
 # Ids are 64-bit: a larger number cannot name a row, and SQLite refuses to bind it.
 ID_MAX = 2**63 - 1
 # Order keys longer than this make the service re-space the column (the field holds 255).
