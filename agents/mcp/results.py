@@ -5,6 +5,7 @@ is the API's error envelope."""
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 from channels.db import database_sync_to_async
 from mcp.types import CallToolResult, TextContent
@@ -16,6 +17,7 @@ from agent_kanban.errors import (
     InvalidInput,
     NotFound,
     error_body,
+    field_error,
 )
 from agents.mcp.identity import current_actor
 
@@ -50,9 +52,29 @@ def _run_as_actor(body: Callable[..., dict], arguments: dict) -> dict:
     return body(actor=current_actor(), **arguments)
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+def refuse_bad_arguments(arguments: dict) -> None:
+    """NUL characters pass the SDK's validation of str, but PostgreSQL cannot store them
+    in text (SQLite can: the same call must not work on one database only)."""
+    for name, value in arguments.items():
+        if _has_nul(value):
+            raise InvalidInput(
+                f"{name}: text may not contain NUL characters.",
+                validation_errors=[field_error(name, "Text may not contain NUL characters.")],
+            )
+
+
 async def call(body: Callable[..., dict], arguments: dict) -> CallToolResult:
     """Run a tool body (sync code over services and selectors) as the current identity."""
     try:
+        refuse_bad_arguments(arguments)
         data = await _run_as_actor(body, arguments)
     except DomainError as error:
         return failed(error)

@@ -2,9 +2,12 @@
 
 import inspect
 from collections.abc import Callable
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from mcp.server import MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import BeforeValidator
 
 import agent_kanban
 from agents.mcp import tools
@@ -23,6 +26,29 @@ READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 WRITES = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
 
 
+def _types(annotation: Any) -> set:
+    """The plain types an annotation allows (through Annotated, Optional and unions)."""
+    if get_origin(annotation) is Annotated:
+        return _types(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, UnionType):
+        return set().union(*(_types(arg) for arg in get_args(annotation)))
+    return {annotation}
+
+
+def _refuse_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true or false")
+    return value
+
+
+def no_bool_for_numbers(annotation: Any) -> Any:
+    """The SDK validates arguments in pydantic's lax mode, where true is the number 1 (an
+    id!); a number parameter refuses true/false, and still takes "5" for 5."""
+    if int in _types(annotation) and bool not in _types(annotation):
+        return Annotated[annotation, BeforeValidator(_refuse_bool)]
+    return annotation
+
+
 def as_tool(body: Callable[..., dict]) -> Callable:
     """An async MCP tool with the body's name, docstring and typed parameters, less
     `actor`, which the caller's identity provides."""
@@ -30,7 +56,11 @@ def as_tool(body: Callable[..., dict]) -> Callable:
     async def tool(**arguments) -> CallToolResult:
         return await call(body, arguments)
 
-    parameters = [p for p in inspect.signature(body).parameters.values() if p.name != "actor"]
+    parameters = [
+        p.replace(annotation=no_bool_for_numbers(p.annotation))
+        for p in inspect.signature(body).parameters.values()
+        if p.name != "actor"
+    ]
     tool.__signature__ = inspect.Signature(parameters, return_annotation=CallToolResult)
     tool.__name__ = tool.__qualname__ = body.__name__
     tool.__doc__ = inspect.cleandoc(body.__doc__ or "")

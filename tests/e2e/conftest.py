@@ -165,6 +165,9 @@ def new_context(browser, live_server_url, watcher) -> Iterator[Callable]:
 
     def open_context(**options):
         options.setdefault("viewport", {"width": 1280, "height": 800})
+        # Playwright evaluates wait_for_function's string predicates with eval, which the
+        # pages' Content-Security-Policy refuses; tests/security checks the policy itself.
+        options.setdefault("bypass_csp", True)
         context = browser.new_context(base_url=live_server_url, **options)
         context.set_default_timeout(10_000)
         watcher.watch(context)

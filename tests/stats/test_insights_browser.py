@@ -88,7 +88,11 @@ def session_cookie(user, url: str) -> dict:
 
 def open_insights(browser, server, cookie, board_id: int, scheme: str):
     context = browser.new_context(
-        viewport={"width": 1280, "height": 1100}, color_scheme=scheme, locale="en-GB"
+        viewport={"width": 1280, "height": 1100},
+        color_scheme=scheme,
+        locale="en-GB",
+        # wait_for_function evaluates its string with eval, which the page's CSP refuses.
+        bypass_csp=True,
     )
     context.add_cookies([cookie])
     page = context.new_page()
