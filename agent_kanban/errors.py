@@ -13,6 +13,9 @@ from django.utils import timezone
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
+from agent_kanban.request_id import current_request_id
+from agent_kanban.uploads import UploadRefused
+
 logger = logging.getLogger("agent_kanban.errors")
 
 
@@ -76,6 +79,8 @@ def error_body(
             "error_id": uuid.uuid4().hex,
             "timestamp": timezone.now().isoformat(),
             "validation_errors": validation_errors or [],
+            # The X-Request-ID of the request: the key to its log lines.
+            "request_id": current_request_id(),
             **extra,
         }
     }
@@ -121,6 +126,8 @@ def _client_fault(exc: Exception) -> Exception:
     """Errors that Django or the parsers raise on a bad request body, as 4xx errors."""
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
+    if isinstance(exc, UploadRefused):
+        return drf_exceptions.UnsupportedMediaType("multipart/form-data", str(exc))
     if isinstance(exc, SuspiciousOperation):
         return drf_exceptions.ParseError("The request is malformed.")
     if isinstance(exc, RecursionError):

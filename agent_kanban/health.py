@@ -1,5 +1,6 @@
 """Health and status endpoints: cheap ones for load balancers, a full one for people."""
 
+import asyncio
 import time
 
 from asgiref.sync import async_to_sync
@@ -26,6 +27,12 @@ STARTED_AT = timezone.now()
 def simple(request):
     """For load balancers: no database, no cache, just "the process answers"."""
     return JsonResponse({"status": "ok"})
+
+
+def live(request):
+    """Liveness: the smallest JSON view there is (no database, cache or session). It is
+    also the benchmark floor: what the server stack costs with no work behind it."""
+    return JsonResponse({"ok": True})
 
 
 def _timed(check) -> dict:
@@ -59,9 +66,15 @@ def _cache() -> dict:
 
 def _channel_layer() -> dict:
     layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.send)(channel, {"type": "health.ping"})
-    message = async_to_sync(layer.receive)(channel)
+
+    # One event loop for the round trip: the Pub/Sub layer's subscriptions belong to
+    # the loop that made them.
+    async def round_trip() -> dict:
+        channel = await layer.new_channel()
+        await layer.send(channel, {"type": "health.ping"})
+        return await asyncio.wait_for(layer.receive(channel), 5)
+
+    message = async_to_sync(round_trip)()
     if message.get("type") != "health.ping":
         raise RuntimeError("channel layer lost a message")
     return {"backend": type(layer).__name__}

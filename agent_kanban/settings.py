@@ -9,6 +9,7 @@ from agent_kanban.env import (
     env_bool,
     env_int,
     env_list,
+    env_rate,
     env_str,
     load_dotenv,
     sqlite_database,
@@ -45,10 +46,12 @@ INSTALLED_APPS = [
     "history",
     "stats",
     "audit",
+    "backups",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "agent_kanban.security.SecurityHeadersMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -128,7 +131,7 @@ SERVE_STATIC = env_bool("SERVE_STATIC", ENVIRONMENT != "production")
 
 CORS_ALLOWED_ORIGINS = env_list("CORS_ORIGINS")
 
-# django-ratelimit's own switch; the limits themselves arrive with the security work.
+# django-ratelimit's own switch; the rates are in the rate limits block below.
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 1_048_576)
@@ -140,6 +143,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "agent_kanban.pagination.EnvelopePagination",
+    "DEFAULT_PARSER_CLASSES": [
+        "agent_kanban.parsers.StrictJSONParser",  # refuses unpaired surrogates with a 400
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": env_int("API_PAGE_SIZE", 50),
     "EXCEPTION_HANDLER": "agent_kanban.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -163,6 +171,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "agent_kanban.openapi_errors.add_error_responses",  # 4xx: the error envelope
+    ],
 }
 
 LOGGING = {
@@ -201,3 +213,89 @@ if REDIS_URL:
     CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [
         {"address": REDIS_URL, "socket_timeout": REDIS_SOCKET_TIMEOUT}
     ]
+
+# Hardening (agent_kanban/production.py, agent_kanban/security.py). Every environment
+# sends the security headers; ENVIRONMENT=production refuses DEBUG, a weak SECRET_KEY and
+# empty ALLOWED_HOSTS / CORS_ORIGINS at start-up, and turns on HTTPS-only cookies, HSTS
+# and the SSL redirect (TLS ends at the proxy, which sets X-Forwarded-Proto).
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = env_str("SECURE_REFERRER_POLICY", "same-origin")
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+if ENVIRONMENT == "production":
+    from agent_kanban import production
+
+    production.require_production_ready(
+        debug=DEBUG,
+        secret_key=SECRET_KEY,
+        allowed_hosts=env_list("ALLOWED_HOSTS"),  # the localhost default is no answer
+        cors_origins=CORS_ALLOWED_ORIGINS,
+    )
+    _secure = production.secure_transport_settings()
+    SILENCED_SYSTEM_CHECKS = [
+        *globals().get("SILENCED_SYSTEM_CHECKS", []),
+        *_secure.pop("SILENCED_SYSTEM_CHECKS"),
+    ]
+    globals().update(_secure)
+
+# Tokens and audit (agents, audit apps): a WebSocket client may send at most
+# WS_MAX_MESSAGES_PER_MINUTE messages a minute (bursts up to the same number); past it
+# the connection gets an error frame and is closed with 1008. The audit page lists
+# AUDIT_PAGE_SIZE events a page.
+WS_MAX_MESSAGES_PER_MINUTE = env_int("WS_MAX_MESSAGES_PER_MINUTE", 120)
+AUDIT_PAGE_SIZE = env_int("AUDIT_PAGE_SIZE", 50)
+
+# Observability (agent_kanban/metrics.py, request_id.py, log_format.py). /metrics serves
+# Prometheus figures while METRICS_ENABLED; with METRICS_TOKEN set it needs
+# `Authorization: Bearer <token>`, with METRICS_ALLOWED_IPS (addresses or CIDR nets) only
+# those clients get it; in production one of the two is required, else 403. Several
+# processes share their figures through PROMETHEUS_MULTIPROC_DIR (read from the process
+# environment, see metrics.py). Every request gets an X-Request-ID carried by its log
+# lines and error envelope; LOG_FORMAT=json writes one JSON object a line; ACCESS_LOG
+# writes one line per request (logger agent_kanban.access).
+METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS")
+ACCESS_LOG = env_bool("ACCESS_LOG", True)
+LOG_FORMAT = env_str("LOG_FORMAT", "json" if ENVIRONMENT == "production" else "plain")
+# The request id comes first, so every later middleware's log lines carry it.
+MIDDLEWARE[0:0] = [
+    "agent_kanban.request_id.RequestIdMiddleware",
+    "agent_kanban.metrics.MetricsMiddleware",
+]
+LOGGING["filters"] = {"request_id": {"()": "agent_kanban.log_format.RequestIdFilter"}}
+LOGGING["formatters"] = {
+    "plain": {"format": "%(asctime)s [%(levelname)s] %(name)s [%(request_id)s]: %(message)s"},
+    "json": {"()": "agent_kanban.log_format.JsonFormatter"},
+}
+LOGGING["handlers"]["console"].update(
+    formatter="json" if LOG_FORMAT == "json" else "plain", filters=["request_id"]
+)
+
+# Rate and input limits (agent_kanban/ratelimits.py, ws_limits.py, uploads.py). Rates
+# like 60/m, 10/5m or 1000/h, or `off`; counters live in the default cache (Redis when
+# REDIS_URL is set, so every instance shares them), RATELIMIT_ENABLE=false turns all off.
+# TRUSTED_PROXIES: addresses or CIDR nets of the proxies (nginx) whose X-Forwarded-For is
+# believed; with it empty the peer address is the client. A cache outage lets requests
+# through (RATELIMIT_FAIL_OPEN) rather than refusing them all.
+RATELIMIT_WRITE = env_rate("RATELIMIT_WRITE", "60/m")
+RATELIMIT_BULK = env_rate("RATELIMIT_BULK", "10/m")
+RATELIMIT_LOGIN = env_rate("RATELIMIT_LOGIN", "10/m")
+RATELIMIT_WS_CONNECT = env_rate("RATELIMIT_WS_CONNECT", "10/m")
+RATELIMIT_PER_IP = env_rate("RATELIMIT_PER_IP", "1200/m")
+RATELIMIT_FAIL_OPEN = True
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "agent_kanban.ratelimits.RateLimitMiddleware",
+)
+BULK_MAX_ITEMS = env_int("BULK_MAX_ITEMS", 500)
+FILE_UPLOAD_HANDLERS = ["agent_kanban.uploads.RefuseFileUploads"]
+
+# Channel layer flavour (bench): CHANNEL_LAYER_BACKEND=pubsub uses channels-redis's
+# Pub/Sub layer, which sends a board event to Redis once per daphne process instead of
+# once per watcher (bench/README.md has the fan-out figures of both). Events pushed
+# while a watcher is away are caught up from the log by sequence number either way.
+if REDIS_URL and env_str("CHANNEL_LAYER_BACKEND", "core") == "pubsub":
+    CHANNEL_LAYERS["default"]["BACKEND"] = "channels_redis.pubsub.RedisPubSubChannelLayer"

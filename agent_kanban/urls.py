@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from agent_kanban import health
+from agent_kanban import health, metrics
 from agents.api import SessionView
+from agents.urls import api_urlpatterns as token_api_patterns
 from boards.api import BoardViewSet
 from comments.api import CommentViewSet
 from history.api import (
@@ -36,6 +37,7 @@ router.register("comments", CommentViewSet, basename="comment")
 api_patterns = [
     re_path(r"^health/?$", health.HealthView.as_view(), name="health"),
     re_path(r"^health/simple/?$", health.simple, name="health-simple"),
+    re_path(r"^health/live/?$", health.live, name="health-live"),
     re_path(r"^status/?$", health.StatusView.as_view(), name="status"),
     re_path(r"^users/session/?$", SessionView.as_view(), name="session"),
     re_path(r"^boards/(?P<board_id>\d+)/claim-next/?$", ClaimNextView.as_view(), name="claim-next"),
@@ -59,15 +61,20 @@ api_patterns = [
     ),
     re_path(r"^history/stats/?$", HistoryStatsView.as_view(), name="history-stats"),
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
-    re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # The split view serves its start-up script as a file: the CSP allows no inline script.
+    re_path(r"^docs/?$", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     re_path(r"^boards/(?P<board_id>\d+)/events/?$", board_events, name="board-events"),
+    *token_api_patterns,  # /api/tokens…
     path("", include(router.urls)),
 ]
 
 urlpatterns = [
     path("", include("boards.urls")),
     path("", include("stats.urls")),  # /api/statistics/… and the Insights page
+    path("", include("agents.urls")),  # /tokens/
+    path("", include("audit.urls")),  # /audit/
     path("health", health.simple, name="health-basic"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("api/", include(api_patterns)),
     path("api-auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),

@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from agent_kanban.errors import Forbidden, NotFound
 from boards.models import BoardMembership, Role
 
+ID_MAX = 2**63 - 1
 READ = "read"
 WRITE = "write"
 ADMIN = "admin"
@@ -52,6 +53,8 @@ def board_role(user, board_id: int) -> str | None:
     Remembered on the user object, so one request asks the database once per board."""
     if user is None or not user.is_authenticated or not user.is_active:
         return None
+    if isinstance(board_id, bool) or not isinstance(board_id, int) or not 1 <= board_id <= ID_MAX:
+        return None
     if user.is_staff:
         return Role.ADMIN
     roles = user.__dict__.setdefault("_board_roles", {})
@@ -62,6 +65,21 @@ def board_role(user, board_id: int) -> str | None:
             .first()
         )
     return roles[board_id]
+
+
+def forget_roles(user) -> None:
+    """Drop the roles remembered on `user` (after its membership changed)."""
+    if user is not None:
+        user.__dict__.pop("_board_roles", None)
+
+
+def may_create_boards(user) -> bool:
+    """Any signed-in user may create a board (and becomes its admin); a read-only token
+    may not, nor may a token limited to some boards (it could not reach the new one)."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    token = request_token(user)
+    return token is None or (not token.read_only and token_board_ids(token) is None)
 
 
 def can(user, board_id: int, need: str = READ) -> bool:
@@ -91,6 +109,20 @@ def require_board(user, board_id: int, need: str = READ) -> None:
     if need == ADMIN:
         raise Forbidden("Only a board admin may do this.", code="board_admin_required")
     raise Forbidden("Your role on this board may only read.", code="board_read_only")
+
+
+def require_ticket(user, ticket_id: int, need: str = READ) -> int:
+    """The board id of the ticket, unless `user` may not `need` on it: a ticket on a board
+    they may not read is "does not exist", word for word as a missing one."""
+    from tickets.models import Ticket
+
+    board_id = None
+    if isinstance(ticket_id, int) and 1 <= ticket_id <= ID_MAX:
+        board_id = Ticket.objects.filter(pk=ticket_id).values_list("board_id", flat=True).first()
+    if board_id is None or not can(user, board_id, READ):
+        raise NotFound(f"Ticket {ticket_id} does not exist.")
+    require_board(user, board_id, need)
+    return board_id
 
 
 def readable_boards(queryset: QuerySet, user, *, field: str = "pk") -> QuerySet:

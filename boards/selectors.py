@@ -1,20 +1,27 @@
+from collections import defaultdict
+
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Prefetch, QuerySet
 
 from agent_kanban.errors import NotFound
-from boards.models import Board, Column
+from boards.access import READ, readable_boards, require_board
+from boards.models import Board, BoardMembership, Column, Role
 
 
-def board_list() -> QuerySet[Board]:
+def board_list(*, actor) -> QuerySet[Board]:
+    """The boards `actor` may read (all of them for site admins)."""
     return (
-        Board.objects.annotate(ticket_count=Count("tickets"))
+        readable_boards(Board.objects.all(), actor)
+        .annotate(ticket_count=Count("tickets"))
         .select_related("created_by")
         .prefetch_related(Prefetch("columns", queryset=Column.objects.order_by("position")))
         .order_by("name", "id")
     )
 
 
-def board_get(*, board_id: int) -> Board:
-    board = board_list().filter(pk=board_id).first()
+def board_get(*, actor, board_id: int) -> Board:
+    require_board(actor, board_id, READ)
+    board = board_list(actor=actor).filter(pk=board_id).first()
     if board is None:
         raise NotFound(f"Board {board_id} does not exist.")
     return board
@@ -38,3 +45,33 @@ def board_columns(*, board_id: int) -> list[dict]:
         }
         for column in columns
     ]
+
+
+def board_members(*, actor, board_id: int) -> QuerySet[BoardMembership]:
+    """The board's members with their roles, by username."""
+    require_board(actor, board_id, READ)
+    return (
+        BoardMembership.objects.filter(board_id=board_id)
+        .select_related("user")
+        .order_by("user__username")
+    )
+
+
+def membership_get(*, actor, board_id: int, user_id: int) -> BoardMembership:
+    membership = board_members(actor=actor, board_id=board_id).filter(user_id=user_id).first()
+    if membership is None:
+        raise NotFound(f"User {user_id} is not a member of board {board_id}.")
+    return membership
+
+
+def user_by_username(username: str):
+    """The active user called `username`, or None."""
+    return get_user_model().objects.filter(username=username, is_active=True).first()
+
+
+def board_roles(*, actor) -> dict[int, str]:
+    """The actor's role on each board they are a member of; site admins are admins of
+    all, so the dict says "admin" for any board id (one query for everyone else)."""
+    if actor.is_staff:
+        return defaultdict(lambda: Role.ADMIN)
+    return dict(BoardMembership.objects.filter(user_id=actor.pk).values_list("board_id", "role"))

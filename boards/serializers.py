@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from agent_kanban.adapters import RefuseUnknownFields
 from boards import services
-from boards.models import Board
+from boards.models import Board, Role
 
 
 class ColumnSerializer(RefuseUnknownFields):
@@ -27,7 +27,9 @@ class ColumnsUpdateSerializer(RefuseUnknownFields):
 
 
 class BoardSerializer(serializers.ModelSerializer):
-    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    created_by = serializers.CharField(
+        source="created_by.username", read_only=True, default=None, allow_null=True
+    )
     ticket_count = serializers.IntegerField(read_only=True, required=False)
     columns = serializers.SerializerMethodField()
 
@@ -73,3 +75,31 @@ class BoardUpdateSerializer(BoardWriteSerializer):
     misplaced_fields = {"columns": "Columns change with PUT /api/boards/{id}/columns."}
 
     name = serializers.CharField(max_length=services.NAME_MAX, required=False)
+
+
+class MembershipSerializer(serializers.Serializer):
+    user_id = serializers.IntegerField(read_only=True)
+    username = serializers.CharField(source="user.username", read_only=True)
+    kind = serializers.CharField(source="user.kind", read_only=True, help_text="human or agent")
+    role = serializers.CharField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+
+
+class MembershipRoleSerializer(RefuseUnknownFields):
+    ignored_fields = frozenset({"user_id", "username", "kind", "created_at"})
+
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class MembershipCreateSerializer(MembershipRoleSerializer):
+    """Name the user by `user_id` or by `username`."""
+
+    ignored_fields = frozenset({"kind", "created_at"})
+
+    user_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
+    username = serializers.CharField(max_length=150, required=False)
+
+    def validate(self, data):
+        if ("user_id" in data) == ("username" in data):
+            raise serializers.ValidationError("Give either user_id or username.")
+        return data

@@ -4,8 +4,11 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from agent_kanban.errors import Conflict, InvalidInput, NotFound, field_error
-from boards.models import DEFAULT_COLUMNS, Board, Column
+from agent_kanban.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
+from audit.services import audit_record
+from boards import access
+from boards.access import ADMIN, WRITE, require_board
+from boards.models import DEFAULT_COLUMNS, Board, BoardMembership, Column, Role
 from history.services import event_append
 from tickets.models import Ticket
 
@@ -61,8 +64,15 @@ def board_create(
     description = _clean_description(description)
     column_specs = [{"name": column} for column in (columns or DEFAULT_COLUMNS)]
     specs = _clean_column_specs(column_specs)
+    if not access.may_create_boards(actor):
+        raise Forbidden(
+            "A read-only token, or one limited to some boards, may not create boards.",
+            code="token_may_not_create_boards",
+        )
     with transaction.atomic():
         board = Board.objects.create(name=name, description=description, created_by=actor)
+        BoardMembership.objects.create(board=board, user=actor, role=Role.ADMIN)
+        access.forget_roles(actor)
         Column.objects.bulk_create(
             Column(board=board, name=spec["name"], position=index, wip_limit=spec.get("wip_limit"))
             for index, spec in enumerate(specs)
@@ -83,6 +93,7 @@ def board_update(*, actor, board_id: int, **changes) -> Board:
     if "description" in changes:
         cleaned["description"] = _clean_description(changes["description"])
     with transaction.atomic():
+        require_board(actor, board_id, WRITE)
         board = board_get_for_write(board_id)
         if all(getattr(board, key) == value for key, value in cleaned.items()):
             return board
@@ -101,6 +112,7 @@ def board_delete(*, actor, board_id: int) -> None:
     from history.services import broadcast_after_commit
 
     with transaction.atomic():
+        require_board(actor, board_id, ADMIN)
         board = board_get_for_write(board_id)
         message = {
             "event": "board_deleted",
@@ -158,9 +170,11 @@ def board_set_columns(*, actor, board_id: int, columns: list[dict]) -> list[Colu
     """Make the board's columns exactly `columns`, in that order. An entry with an `id`
     keeps that column (renamed, moved, new WIP limit: its tickets go with it); one
     without is added; a column left out is removed, which is refused while it holds
-    tickets. A kept column without a `wip_limit` key keeps its limit; null clears it."""
+    tickets. A kept column without a `wip_limit` key keeps its limit; null clears it.
+    Board admins only: the columns carry the WIP limits that only admins may override."""
     specs = _clean_column_specs(columns)
     with transaction.atomic():
+        require_board(actor, board_id, ADMIN)
         board = board_get_for_write(board_id)
         existing = {column.pk: column for column in Column.objects.filter(board=board)}
         unknown = [
@@ -215,3 +229,108 @@ def board_set_columns(*, actor, board_id: int, columns: list[dict]) -> list[Colu
             actor=actor,
         )
     return result
+
+
+# ---------------------------------------------------------------- membership
+
+
+def _clean_role(role) -> str:
+    if role not in Role.values:
+        raise _invalid("role", f"Must be one of {', '.join(Role.values)}.")
+    return role
+
+
+def _member_user(user_id):
+    from django.contrib.auth import get_user_model
+
+    user = None
+    if isinstance(user_id, int) and not isinstance(user_id, bool) and 1 <= user_id <= access.ID_MAX:
+        user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        raise _invalid("user_id", f"No active user with id {user_id}.")
+    return user
+
+
+def _refuse_losing_last_admin(board_id: int, membership: BoardMembership) -> None:
+    if membership.role != Role.ADMIN:
+        return
+    others = (
+        BoardMembership.objects.filter(board_id=board_id, role=Role.ADMIN)
+        .exclude(pk=membership.pk)
+        .exists()
+    )
+    if not others:
+        raise Conflict(
+            f"{membership.user.username} is the last admin of board {board_id}; "
+            "make someone else an admin first.",
+            code="last_admin",
+        )
+
+
+def _membership_changed(*, actor, board_id: int, user, role, action: str, old_role) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        board_id=board_id,
+        target_type="user",
+        target_id=user.pk,
+        details={"username": user.username, "role": role, "old_role": old_role},
+    )
+    # Audited, but not in the board's event log: its sequence numbers count work on
+    # the board, and watchers of the board need no roster.
+    access.forget_roles(actor)
+
+
+def membership_set(*, actor, board_id: int, user_id: int, role: str) -> BoardMembership:
+    """Give a user a role on the board, adding them if they are not a member yet. Board
+    admins only; the board's last admin cannot be demoted."""
+    role = _clean_role(role)
+    with transaction.atomic():
+        require_board(actor, board_id, ADMIN)
+        board_get_for_write(board_id)
+        user = _member_user(user_id)
+        membership = (
+            BoardMembership.objects.select_related("user")
+            .filter(board_id=board_id, user=user)
+            .first()
+        )
+        if membership is not None and membership.role == role:
+            return membership
+        if membership is None:
+            old_role, action = None, "membership.added"
+            membership = BoardMembership.objects.create(board_id=board_id, user=user, role=role)
+        else:
+            _refuse_losing_last_admin(board_id, membership)
+            old_role, action = membership.role, "membership.changed"
+            membership.role = role
+            membership.save(update_fields=["role"])
+        _membership_changed(
+            actor=actor, board_id=board_id, user=user, role=role, action=action, old_role=old_role
+        )
+    return membership
+
+
+def membership_remove(*, actor, board_id: int, user_id: int) -> None:
+    """Take a user off the board. Board admins only; the last admin cannot be removed."""
+    with transaction.atomic():
+        require_board(actor, board_id, ADMIN)
+        board_get_for_write(board_id)
+        membership = (
+            BoardMembership.objects.select_related("user")
+            .filter(board_id=board_id, user_id=user_id)
+            .first()
+            if isinstance(user_id, int) and 1 <= user_id <= access.ID_MAX
+            else None
+        )
+        if membership is None:
+            raise NotFound(f"User {user_id} is not a member of board {board_id}.")
+        _refuse_losing_last_admin(board_id, membership)
+        membership.delete()
+        _membership_changed(
+            actor=actor,
+            board_id=board_id,
+            user=membership.user,
+            role=None,
+            action="membership.removed",
+            old_role=membership.role,
+        )

@@ -43,7 +43,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from agent_kanban.errors import InvalidInput, NotFound, field_error
-from boards.models import Board, Column
+from boards.models import Board, BoardMembership, Column, Role
 from boards.services import COLUMN_NAME_MAX, NAME_MAX, board_payload
 from comments.models import Comment
 from history.models import TicketHistory
@@ -455,6 +455,11 @@ def board_import(*, actor, data: dict, name: str | None = None) -> Board:
         )
         # created_at is auto_now_add: the original time goes in afterwards.
         Board.objects.filter(pk=board.pk).update(created_at=board_spec["created_at"])
+        # Whoever imports it, and its creator, are its admins; others are added as members.
+        admins = {person.pk: person for person in (actor, board.created_by) if person is not None}
+        BoardMembership.objects.bulk_create(
+            BoardMembership(board=board, user=person, role=Role.ADMIN) for person in admins.values()
+        )
         new_columns = Column.objects.bulk_create(
             Column(board=board, **column_spec) for column_spec in columns
         )

@@ -17,6 +17,7 @@ urlpatterns = [
     path("boards/<int:board_id>/", views.board_page, name="board"),
     path("boards/<int:board_id>/rename/", views.board_rename, name="board-rename"),
     path("boards/<int:board_id>/delete/", views.board_delete, name="board-delete"),
+    path("boards/<int:board_id>/members/", views.board_members, name="board-members-page"),
     path("boards/<int:board_id>/cards/", views.cards_fragment, name="board-cards"),
     path("boards/<int:board_id>/cards/<int:ticket_id>/", views.cards_fragment, name="board-card"),
     path(

@@ -6,6 +6,7 @@ the REST API with the session, and fetches the fragments below to show the resul
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -14,10 +15,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from agent_kanban.errors import DomainError
-from boards import selectors, services
+from agent_kanban.errors import DomainError, Forbidden, InvalidInput, NotFound
+from boards import access, selectors, services
 from boards.forms import BoardFilters
-from boards.models import Column
+from boards.models import Column, Role
 from boards.templatetags.board_tags import card_context
 from boards.templatetags.timeline import timeline
 from comments.selectors import ticket_comments
@@ -29,11 +30,20 @@ from tickets.selectors import ticket_dependencies, ticket_get, ticket_list
 CARDS_PER_REQUEST = 500
 
 
-def _board_or_404(board_id: int):
+def _board_or_404(request: HttpRequest, board_id: int):
+    """The board, or a 404 when it is missing or the user may not read it."""
     try:
-        return selectors.board_get(board_id=board_id)
+        return selectors.board_get(actor=request.user, board_id=board_id)
     except DomainError as error:
         raise Http404(error.message) from error
+
+
+def _rights(request: HttpRequest, board_id: int) -> dict:
+    """What the page offers: viewers get a read-only board (the server refuses anyway)."""
+    return {
+        "can_write": access.can(request.user, board_id, access.WRITE),
+        "can_admin": access.can(request.user, board_id, access.ADMIN),
+    }
 
 
 def _column_counts(board_ids: list[int]) -> dict[int, list[dict]]:
@@ -59,9 +69,11 @@ def _column_counts(board_ids: list[int]) -> dict[int, list[dict]]:
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    boards = list(selectors.board_list())
+    boards = list(selectors.board_list(actor=request.user))
     counts = _column_counts([board.pk for board in boards])
+    roles = selectors.board_roles(actor=request.user)
     for board in boards:
+        board.role = roles.get(board.pk)
         board.column_counts = counts[board.pk]
         total = sum(column["count"] for column in board.column_counts)
         for index, column in enumerate(board.column_counts):
@@ -71,6 +83,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 def _back_with_error(request: HttpRequest, error: DomainError, where: str) -> HttpResponse:
+    if isinstance(error, Forbidden):
+        raise PermissionDenied(error.message)
+    if isinstance(error, NotFound):
+        raise Http404(error.message)
     messages.error(request, error.message)
     return redirect(where)
 
@@ -95,7 +111,7 @@ def board_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def board_rename(request: HttpRequest, board_id: int) -> HttpResponse:
-    _board_or_404(board_id)
+    _board_or_404(request, board_id)
     try:
         board = services.board_update(
             actor=request.user, board_id=board_id, name=request.POST.get("name", "")
@@ -110,16 +126,19 @@ def board_rename(request: HttpRequest, board_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def board_delete(request: HttpRequest, board_id: int) -> HttpResponse:
     """GET asks for confirmation (the dashboard asks in a dialog and posts straight here)."""
-    board = _board_or_404(board_id)
+    board = _board_or_404(request, board_id)
     if request.method == "GET":
         return render(request, "boards/board_delete.html", {"board": board})
-    services.board_delete(actor=request.user, board_id=board_id)
+    try:
+        services.board_delete(actor=request.user, board_id=board_id)
+    except DomainError as error:
+        return _back_with_error(request, error, "dashboard")
     messages.success(request, f"Board “{board.name}” deleted.")
     return redirect("dashboard")
 
 
-def _filtered_tickets(board_id: int, filters: BoardFilters, now):
-    tickets = ticket_list(board_id=board_id, **filters.selector_kwargs())
+def _filtered_tickets(request: HttpRequest, board_id: int, filters: BoardFilters, now):
+    tickets = ticket_list(actor=request.user, board_id=board_id, **filters.selector_kwargs())
     if filters.claimed:
         tickets = tickets.filter(claimed_by__is_agent=True, lease_expires_at__gt=now)
     return tickets
@@ -130,13 +149,13 @@ def _filtered_tickets(board_id: int, filters: BoardFilters, now):
 def board_page(request: HttpRequest, board_id: int) -> HttpResponse:
     # The sequence number is read before the tickets: an event that lands in between
     # is replayed to the page and applied again, which is harmless; one missed is not.
-    board = _board_or_404(board_id)
+    board = _board_or_404(request, board_id)
     filters = BoardFilters.from_query(request.GET)
     now = timezone.now()
     columns = selectors.board_columns(board_id=board_id)
     cards: dict[int, list[dict]] = {column["id"]: [] for column in columns}
     colours = board_ticket_colors(board_id)
-    for ticket in _filtered_tickets(board_id, filters, now):
+    for ticket in _filtered_tickets(request, board_id, filters, now):
         cards[ticket.column_id].append(card_context(ticket, now, colours.get(ticket.pk)))
     for column in columns:
         column["cards"] = cards[column["id"]]
@@ -151,6 +170,7 @@ def board_page(request: HttpRequest, board_id: int) -> HttpResponse:
         "labels": Label.objects.filter(board_id=board_id).order_by("name"),
         "users": get_user_model().objects.filter(is_active=True).order_by("username"),
         "priorities": [member.label for member in Priority],
+        **_rights(request, board_id),
     }
     return render(request, "boards/board.html", context)
 
@@ -169,11 +189,11 @@ def _parse_ids(raw: str) -> list[int]:
 def cards_fragment(request: HttpRequest, board_id: int, ticket_id: int | None = None):
     """The cards named by `ids` (or the one in the path) that match the page's filters,
     rendered with the page's card template. A card left out is gone or filtered out."""
-    _board_or_404(board_id)
+    _board_or_404(request, board_id)
     ids = [ticket_id] if ticket_id is not None else _parse_ids(request.GET.get("ids", ""))
     filters = BoardFilters.from_query(request.GET)
     now = timezone.now()
-    tickets = list(_filtered_tickets(board_id, filters, now).filter(pk__in=ids))
+    tickets = list(_filtered_tickets(request, board_id, filters, now).filter(pk__in=ids))
     colours = board_ticket_colors(board_id) if tickets else {}
     html = "".join(
         render_to_string(
@@ -187,9 +207,9 @@ def cards_fragment(request: HttpRequest, board_id: int, ticket_id: int | None = 
     return HttpResponse(html)
 
 
-def _ticket_on_board(board_id: int, ticket_id: int):
+def _ticket_on_board(request: HttpRequest, board_id: int, ticket_id: int):
     try:
-        ticket = ticket_get(ticket_id=ticket_id)
+        ticket = ticket_get(actor=request.user, ticket_id=ticket_id)
     except DomainError as error:
         raise Http404(error.message) from error
     if ticket.board_id != board_id:
@@ -204,18 +224,71 @@ def ticket_detail(request: HttpRequest, board_id: int, ticket_id: int) -> HttpRe
     board page with the dialog open."""
     if request.headers.get("X-Fragment") != "1":
         return redirect(f"{reverse('board', args=[board_id])}?card={ticket_id}")
-    board = _board_or_404(board_id)
-    ticket = _ticket_on_board(board_id, ticket_id)
+    board = _board_or_404(request, board_id)
+    ticket = _ticket_on_board(request, board_id, ticket_id)
     now = timezone.now()
     context = {
         "board": board,
         "ticket": ticket,
         "card": card_context(ticket, now),
-        "dependencies": ticket_dependencies(ticket_id=ticket_id),
-        "comments": ticket_comments(ticket_id=ticket_id),
-        "timeline": timeline(ticket_history(ticket_id=ticket_id)),
+        "dependencies": ticket_dependencies(actor=request.user, ticket_id=ticket_id),
+        "comments": ticket_comments(actor=request.user, ticket_id=ticket_id),
+        "timeline": timeline(ticket_history(actor=request.user, ticket_id=ticket_id)),
         "users": get_user_model().objects.filter(is_active=True).order_by("username"),
         "labels": Label.objects.filter(board_id=board_id).order_by("name"),
         "priorities": [member.label for member in Priority],
+        **_rights(request, board_id),
     }
     return render(request, "boards/_detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def board_members(request: HttpRequest, board_id: int) -> HttpResponse:
+    """Who is on the board with which role; board admins add people by username, change
+    roles and remove people here (everyone else sees the list)."""
+    board = _board_or_404(request, board_id)
+    if request.method == "POST":
+        return _change_members(request, board_id)
+    context = {
+        "board": board,
+        "members": selectors.board_members(actor=request.user, board_id=board_id),
+        "roles": Role.choices,
+        **_rights(request, board_id),
+    }
+    return render(request, "boards/members.html", context)
+
+
+def _change_members(request: HttpRequest, board_id: int) -> HttpResponse:
+    where = reverse("board-members-page", args=[board_id])
+    operation = request.POST.get("operation", "")
+    try:
+        if operation == "add":
+            username = request.POST.get("username", "").strip()
+            # Admins only may learn whether a username exists.
+            access.require_board(request.user, board_id, access.ADMIN)
+            user = selectors.user_by_username(username)
+            if user is None:
+                raise InvalidInput(f"No active user named {username!r}.")
+            user_id = user.pk
+        else:
+            user_id = _parse_ids(request.POST.get("user_id", ""))[:1]
+            if not user_id:
+                raise InvalidInput("Choose a member.")
+            user_id = user_id[0]
+        if operation == "remove":
+            services.membership_remove(actor=request.user, board_id=board_id, user_id=user_id)
+            messages.success(request, "Member removed.")
+        elif operation in ("add", "change"):
+            services.membership_set(
+                actor=request.user,
+                board_id=board_id,
+                user_id=user_id,
+                role=request.POST.get("role", ""),
+            )
+            messages.success(request, "Membership saved.")
+        else:
+            raise InvalidInput("Unknown operation.")
+    except DomainError as error:
+        return _back_with_error(request, error, where)
+    return redirect(where)

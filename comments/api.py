@@ -12,12 +12,17 @@ from comments.serializers import (
 )
 
 
+def comment_response(request, comment_id: int, status_code: int = 200) -> Response:
+    comment = selectors.comment_get(actor=request.user, comment_id=comment_id)
+    return Response(CommentSerializer(comment).data, status=status_code)
+
+
 class CommentViewSet(viewsets.GenericViewSet):
     lookup_value_regex = r"\d+"
     serializer_class = CommentSerializer
 
     def get_queryset(self):
-        return selectors.comment_queryset()
+        return selectors.readable_comments(self.request.user)
 
     def get_serializer_class(self):
         return {
@@ -30,7 +35,7 @@ class CommentViewSet(viewsets.GenericViewSet):
     @action(detail=False, methods=["get"], url_path=r"ticket/(?P<ticket_id>\d+)")
     def for_ticket(self, request, ticket_id: int):
         """The ticket's comments, oldest first."""
-        comments = selectors.ticket_comments(ticket_id=int(ticket_id))
+        comments = selectors.ticket_comments(actor=request.user, ticket_id=int(ticket_id))
         page = self.paginate_queryset(comments)
         return self.get_paginated_response(CommentSerializer(page, many=True).data)
 
@@ -38,20 +43,17 @@ class CommentViewSet(viewsets.GenericViewSet):
     def create(self, request):
         data = validated(CommentCreateSerializer, request.data)
         comment = services.comment_create(actor=request.user, **data)
-        return Response(
-            CommentSerializer(selectors.comment_get(comment_id=comment.pk)).data,
-            status=status.HTTP_201_CREATED,
-        )
+        return comment_response(request, comment.pk, status.HTTP_201_CREATED)
 
     @extend_schema(responses=CommentSerializer)
     def retrieve(self, request, pk: int):
-        return Response(CommentSerializer(selectors.comment_get(comment_id=int(pk))).data)
+        return comment_response(request, int(pk))
 
     @extend_schema(request=CommentUpdateSerializer, responses=CommentSerializer)
     def update(self, request, pk: int):
         data = validated(CommentUpdateSerializer, request.data)
         services.comment_update(actor=request.user, comment_id=int(pk), **data)
-        return Response(CommentSerializer(selectors.comment_get(comment_id=int(pk))).data)
+        return comment_response(request, int(pk))
 
     @extend_schema(request=CommentUpdateSerializer, responses=CommentSerializer)
     def partial_update(self, request, pk: int):

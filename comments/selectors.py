@@ -1,22 +1,26 @@
 from django.db.models import QuerySet
 
 from agent_kanban.errors import NotFound
+from boards.access import READ, can, readable_boards, require_ticket
 from comments.models import Comment
-from tickets.models import Ticket
 
 
 def comment_queryset() -> QuerySet[Comment]:
     return Comment.objects.select_related("author")
 
 
-def comment_get(*, comment_id: int) -> Comment:
-    comment = comment_queryset().filter(pk=comment_id).first()
-    if comment is None:
+def readable_comments(actor) -> QuerySet[Comment]:
+    return readable_boards(comment_queryset(), actor, field="ticket__board_id")
+
+
+def comment_get(*, actor, comment_id: int) -> Comment:
+    """The comment, or NotFound when it is missing or on a board `actor` may not read."""
+    comment = comment_queryset().select_related("ticket").filter(pk=comment_id).first()
+    if comment is None or not can(actor, comment.ticket.board_id, READ):
         raise NotFound(f"Comment {comment_id} does not exist.")
     return comment
 
 
-def ticket_comments(*, ticket_id: int) -> QuerySet[Comment]:
-    if not Ticket.objects.filter(pk=ticket_id).exists():
-        raise NotFound(f"Ticket {ticket_id} does not exist.")
+def ticket_comments(*, actor, ticket_id: int) -> QuerySet[Comment]:
+    require_ticket(actor, ticket_id, READ)
     return comment_queryset().filter(ticket_id=ticket_id).order_by("created_at", "id")

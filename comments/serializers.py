@@ -6,7 +6,9 @@ from comments.models import Comment
 
 
 class CommentSerializer(serializers.ModelSerializer):
-    author = serializers.CharField(source="author.username", read_only=True, default=None)
+    author = serializers.CharField(
+        source="author.username", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = Comment

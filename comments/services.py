@@ -4,6 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agent_kanban.errors import Forbidden, InvalidInput, NotFound, field_error
+from boards.access import ADMIN, READ, WRITE, can, require_board, require_ticket
 from comments.models import Comment
 from history.services import event_append
 from tickets.models import Ticket
@@ -34,16 +35,18 @@ def _comment_for_write(comment_id: int, actor) -> Comment:
         .filter(pk=comment_id)
         .first()
     )
-    if comment is None:
+    if comment is None or not can(actor, comment.ticket.board_id, READ):
         raise NotFound(f"Comment {comment_id} does not exist.")
-    if comment.author_id != actor.pk and not actor.is_staff:
-        raise Forbidden("Only the author of a comment (or an admin) may change it.")
+    require_board(actor, comment.ticket.board_id, WRITE)
+    if comment.author_id != actor.pk and not can(actor, comment.ticket.board_id, ADMIN):
+        raise Forbidden("Only the author of a comment (or a board admin) may change it.")
     return comment
 
 
 def comment_create(*, actor, ticket_id: int, text: str) -> Comment:
     text = _clean_text(text)
     with transaction.atomic():
+        require_ticket(actor, ticket_id, WRITE)
         ticket = Ticket.objects.filter(pk=ticket_id).only("id", "board_id").first()
         if ticket is None:
             raise NotFound(f"Ticket {ticket_id} does not exist.")

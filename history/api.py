@@ -12,7 +12,9 @@ class TicketHistoryView(GenericAPIView):
 
     def get(self, request, ticket_id: int):
         """Every recorded change of the ticket, oldest first (kept after deletion)."""
-        page = self.paginate_queryset(selectors.ticket_history(ticket_id=int(ticket_id)))
+        page = self.paginate_queryset(
+            selectors.ticket_history(actor=request.user, ticket_id=int(ticket_id))
+        )
         return self.get_paginated_response(TicketHistorySerializer(page, many=True).data)
 
 
@@ -21,7 +23,7 @@ class TicketTransitionsView(GenericAPIView):
 
     def get(self, request, ticket_id: int):
         """Column transitions with the time spent in each column."""
-        data = selectors.ticket_transitions(ticket_id=int(ticket_id))
+        data = selectors.ticket_transitions(actor=request.user, ticket_id=int(ticket_id))
         return Response(TransitionsSerializer(data).data)
 
 
@@ -30,7 +32,9 @@ class BoardActivityView(GenericAPIView):
 
     def get(self, request, board_id: int):
         """The board's ticket changes, newest first."""
-        page = self.paginate_queryset(selectors.board_activity(board_id=int(board_id)))
+        page = self.paginate_queryset(
+            selectors.board_activity(actor=request.user, board_id=int(board_id))
+        )
         return self.get_paginated_response(TicketHistorySerializer(page, many=True).data)
 
 
@@ -51,4 +55,4 @@ class HistoryStatsView(GenericAPIView):
     )
     def get(self, request):
         """Counts of recorded changes: totals, by field, by actor."""
-        return Response(selectors.history_stats())
+        return Response(selectors.history_stats(actor=request.user))

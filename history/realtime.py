@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from django.conf import settings
 
 from agent_kanban.errors import InvalidInput, NotFound, field_error
+from boards import access
 from boards.models import Board
 from history.models import BoardEvent
 from history.services import event_message
@@ -17,9 +18,12 @@ READ_BATCH = 500
 
 
 def can_read_board(user, board_id: int) -> bool:
-    """Whether `user` may watch the board's events. Any signed-in user for now: board
-    membership arrives later and changes only this function."""
-    return bool(user is not None and user.is_authenticated and user.is_active)
+    """True when `user` may watch the board's events (may read the board). Otherwise it
+    raises NotFound worded as for a missing board, so that no caller can answer a
+    board that exists but is not theirs differently from one that does not exist."""
+    if not access.can(user, board_id, access.READ):
+        raise NotFound(f"Board {board_id} does not exist.", code="board_not_found")
+    return True
 
 
 def board_last_seq(board_id: int) -> int | None:

@@ -5,7 +5,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from agent_kanban.errors import NotFound
-from boards.models import Board
+from boards.access import READ, can, readable_boards, require_board
 from history.models import TicketHistory
 from tickets.models import Ticket
 
@@ -14,19 +14,25 @@ def history_queryset() -> QuerySet[TicketHistory]:
     return TicketHistory.objects.select_related("changed_by")
 
 
-def ticket_history(*, ticket_id: int) -> QuerySet[TicketHistory]:
-    """A ticket's history, oldest first; still readable after the ticket is deleted."""
+def ticket_history(*, actor, ticket_id: int) -> QuerySet[TicketHistory]:
+    """A ticket's history, oldest first; still readable after the ticket is deleted, by
+    those who may read its board."""
     rows = history_queryset().filter(ticket_id=ticket_id).order_by("changed_at", "id")
-    if not rows.exists() and not Ticket.objects.filter(pk=ticket_id).exists():
+    board_id = rows.values_list("board_id", flat=True).first()
+    if board_id is None:
+        board_id = Ticket.objects.filter(pk=ticket_id).values_list("board_id", flat=True).first()
+    if board_id is None or not can(actor, board_id, READ):
         raise NotFound(f"Ticket {ticket_id} does not exist and has no history.")
     return rows
 
 
-def ticket_transitions(*, ticket_id: int) -> dict:
+def ticket_transitions(*, actor, ticket_id: int) -> dict:
     """The columns a ticket has been in, when it entered and left each, and the time
     spent per column in total."""
     moves = list(
-        ticket_history(ticket_id=ticket_id).filter(field_name__in=["current_column", "deleted"])
+        ticket_history(actor=actor, ticket_id=ticket_id).filter(
+            field_name__in=["current_column", "deleted"]
+        )
     )
     now = timezone.now()
     stays = []
@@ -56,9 +62,8 @@ def ticket_transitions(*, ticket_id: int) -> dict:
     }
 
 
-def board_activity(*, board_id: int) -> QuerySet[TicketHistory]:
-    if not Board.objects.filter(pk=board_id).exists():
-        raise NotFound(f"Board {board_id} does not exist.")
+def board_activity(*, actor, board_id: int) -> QuerySet[TicketHistory]:
+    require_board(actor, board_id, READ)
     return history_queryset().filter(board_id=board_id).order_by("-changed_at", "-id")
 
 
@@ -68,21 +73,20 @@ def _kind(username: str | None, is_agent: bool | None) -> str | None:
     return "agent" if is_agent else "human"
 
 
-def history_stats() -> dict:
-    """Counts over all history, in three aggregate queries."""
+def history_stats(*, actor) -> dict:
+    """Counts over the history of the boards `actor` may read, in three aggregate queries."""
     now = timezone.now()
-    totals = TicketHistory.objects.aggregate(
+    rows = readable_boards(TicketHistory.objects.all(), actor, field="board_id")
+    totals = rows.aggregate(
         total_changes=Count("id"),
         tickets_tracked=Count("ticket_id", distinct=True),
         last_24h=Count("id", filter=Q(changed_at__gte=now - timedelta(hours=24))),
         last_7d=Count("id", filter=Q(changed_at__gte=now - timedelta(days=7))),
         moves=Count("id", filter=Q(field_name="current_column", old_value__isnull=False)),
     )
-    by_field = (
-        TicketHistory.objects.values("field_name").annotate(count=Count("id")).order_by("-count")
-    )
+    by_field = rows.values("field_name").annotate(count=Count("id")).order_by("-count")
     by_actor = (
-        TicketHistory.objects.values("changed_by__username", "changed_by__is_agent")
+        rows.values("changed_by__username", "changed_by__is_agent")
         .annotate(count=Count("id"))
         .order_by("-count")[:20]
     )

@@ -4,7 +4,9 @@ from history.models import TicketHistory
 
 
 class TicketHistorySerializer(serializers.ModelSerializer):
-    changed_by = serializers.CharField(source="changed_by.username", read_only=True, default=None)
+    changed_by = serializers.CharField(
+        source="changed_by.username", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = TicketHistory

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from agent_kanban import metrics
 from boards.models import Board
 from history.models import BoardEvent
 
@@ -36,7 +37,9 @@ def _broadcast(message: dict) -> None:
         async_to_sync(layer.group_send)(
             board_group_name(message["board_id"]), {"type": "board.event", "message": message}
         )
+        metrics.event_published(message["event"])
     except Exception:
+        metrics.event_published(message["event"], ok=False)
         # The write has committed and the event is in the log: watchers that miss
         # the push catch up by sequence number. Failing the request would lie.
         logger.warning(

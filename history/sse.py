@@ -11,8 +11,9 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from rest_framework.exceptions import AuthenticationFailed
 
-from agent_kanban.errors import DomainError, Forbidden, InvalidInput, NotFound, error_body
+from agent_kanban.errors import DomainError, InvalidInput, NotFound, error_body
 from agents.authentication import BearerTokenAuthentication
+from boards import access
 from history import realtime
 
 PAGE_LIMIT_DEFAULT = 100
@@ -26,8 +27,8 @@ async def board_events(request: HttpRequest, board_id: str) -> HttpResponse:
         if user is None:
             return _unauthorized("Authentication credentials were not provided.")
         board = realtime.parse_int(board_id, "board_id", minimum=1)
-        if not await database_sync_to_async(realtime.can_read_board)(user, board):
-            raise Forbidden(f"You may not read board {board}.")
+        if not await database_sync_to_async(access.can)(user, board, access.READ):
+            raise NotFound(f"Board {board} does not exist.")
         # EventSource resends the URL it first opened, so Last-Event-ID wins over `since`.
         since = realtime.parse_optional_int(
             request.headers.get("Last-Event-ID") or request.GET.get("since"), "since", minimum=0

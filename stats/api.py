@@ -5,6 +5,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from agent_kanban.adapters import validated
+from boards.access import READ, require_board, require_ticket
 from stats import selectors
 from stats import serializers as out
 from stats.periods import Period, period_from
@@ -28,6 +29,14 @@ class StatsView(GenericAPIView):
     them."""
 
     pagination_class = None
+
+    def initial(self, request, *args, **kwargs):
+        """Every statistic reads one board: 404 for those who may not read it."""
+        super().initial(request, *args, **kwargs)
+        if "board_id" in kwargs:
+            require_board(request.user, int(kwargs["board_id"]), READ)
+        if "ticket_id" in kwargs:
+            require_ticket(request.user, int(kwargs["ticket_id"]), READ)
 
 
 class BoardStatisticsView(StatsView):

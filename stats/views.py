@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from agent_kanban.errors import DomainError
+from boards.access import READ, can
 from boards.models import Board
 from stats.periods import DEFAULT_DAYS, period_from
 
@@ -34,7 +35,7 @@ def _date(value: str | None) -> date | None:
 @require_GET
 def insights(request: HttpRequest, board_id: int) -> HttpResponse:
     board = Board.objects.filter(pk=board_id).first()
-    if board is None:
+    if board is None or not can(request.user, board_id, READ):
         raise Http404(f"Board {board_id} does not exist.")
     period = _initial_period(request)
     api = {

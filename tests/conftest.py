@@ -1,7 +1,10 @@
 import pytest
 from rest_framework.test import APIClient
 
-from tests.factories import make_agent, make_board, make_user
+from tests.factories import add_member, make_agent, make_board, make_user
+
+# Rate limits relaxed for every test but those that test them.
+pytest_plugins = ["tests.limits_plugin"]
 
 
 @pytest.fixture
@@ -33,6 +36,14 @@ def api(user) -> APIClient:
 
 
 @pytest.fixture
+def member_api(other_user) -> APIClient:
+    """`other_user` (a member of the shared `board`) logged in with a session."""
+    client = APIClient()
+    client.force_login(other_user)
+    return client
+
+
+@pytest.fixture
 def agent_api(agent_with_token) -> APIClient:
     """A client that authenticates with a bearer token, as agents do."""
     _, secret = agent_with_token
@@ -46,6 +57,41 @@ def anon() -> APIClient:
     return APIClient()
 
 
+# The shared users who work on the shared `board` when a test uses them: `user` made it
+# (its admin), `other_user` is a member, the token agents are agents.
+BOARD_TEAM = {
+    "other_user": "member",
+    "agent_with_token": "agent",
+    "second_agent_with_token": "agent",
+    "agent": "agent",  # the folders that define an `agent` fixture of their own
+    "other_agent": "agent",
+}
+
+
+# Clients that tests pick by name through parametrize, and the user fixture behind each.
+CLIENT_USERS = {
+    "agent_api": "agent_with_token",
+    "second_agent_api": "second_agent_with_token",
+    "member_api": "other_user",
+}
+
+
+def join_team(board, request) -> None:
+    callspec = getattr(request.node, "callspec", None)
+    picked = {
+        CLIENT_USERS[value]
+        for value in (callspec.params.values() if callspec else ())
+        if isinstance(value, str) and value in CLIENT_USERS
+    }
+    for name, role in BOARD_TEAM.items():
+        if name in request.fixturenames or name in picked:
+            found = request.getfixturevalue(name)
+            add_member(board, found[0] if isinstance(found, tuple) else found, role)
+
+
 @pytest.fixture
-def board(user):
-    return make_board(user, "Project")
+def board(user, request):
+    """A board made by `user`; `other_user` and the token agent are on it when used."""
+    made = make_board(user, "Project")
+    join_team(made, request)
+    return made

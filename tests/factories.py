@@ -32,10 +32,21 @@ def make_ticket(actor: User, board, title: str | None = None, **extra):
 
 
 def add_member(board, user: User, role: str = "member"):
-    """Give `user` a role on `board` (board creators are already its admins)."""
-    from boards.models import BoardMembership
+    """Give `user` a role on `board` (board creators are already its admins), through the
+    membership service, acting as one of the board's admins (or a site admin if it has none)."""
+    from boards.models import BoardMembership, Role
+    from boards.services import membership_set
 
-    membership, _ = BoardMembership.objects.update_or_create(
-        board=board, user=user, defaults={"role": role}
+    admin = (
+        BoardMembership.objects.filter(board=board, role=Role.ADMIN)
+        .select_related("user")
+        .order_by("pk")
+        .first()
     )
-    return membership
+    actor = admin.user if admin is not None else _site_admin()
+    return membership_set(actor=actor, board_id=board.pk, user_id=user.pk, role=role)
+
+
+def _site_admin() -> User:
+    admin = User.objects.filter(username="factory-admin").first()
+    return admin or User.objects.create_user(username="factory-admin", is_staff=True)

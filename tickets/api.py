@@ -5,6 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agent_kanban.adapters import expected_version, validated
+from boards.access import readable_boards
 from tickets import rules, selectors, services
 from tickets.serializers import (
     BulkAssignSerializer,
@@ -31,8 +32,8 @@ class TicketFilterSerializer(serializers.Serializer):
     q = serializers.CharField(max_length=200, required=False)
 
 
-def ticket_response(ticket_id: int, status_code: int = 200) -> Response:
-    ticket = selectors.ticket_get(ticket_id=ticket_id)
+def ticket_response(request, ticket_id: int, status_code: int = 200) -> Response:
+    ticket = selectors.ticket_get(actor=request.user, ticket_id=ticket_id)
     response = Response(TicketSerializer(ticket).data, status=status_code)
     response["ETag"] = f'"{ticket.version}"'
     return response
@@ -43,7 +44,7 @@ class TicketViewSet(viewsets.GenericViewSet):
     serializer_class = TicketSerializer
 
     def get_queryset(self):
-        return selectors.ticket_queryset()
+        return readable_boards(selectors.ticket_queryset(), self.request.user, field="board_id")
 
     def get_serializer_class(self):
         return {
@@ -59,18 +60,18 @@ class TicketViewSet(viewsets.GenericViewSet):
     @extend_schema(parameters=[TicketFilterSerializer], responses=TicketSerializer(many=True))
     def list(self, request):
         filters = validated(TicketFilterSerializer, request.query_params)
-        page = self.paginate_queryset(selectors.ticket_list(**filters))
+        page = self.paginate_queryset(selectors.ticket_list(actor=request.user, **filters))
         return self.get_paginated_response(TicketSerializer(page, many=True).data)
 
     @extend_schema(request=TicketCreateSerializer, responses={201: TicketSerializer})
     def create(self, request):
         data = validated(TicketCreateSerializer, request.data)
         ticket = services.ticket_create(actor=request.user, **data)
-        return ticket_response(ticket.pk, status.HTTP_201_CREATED)
+        return ticket_response(request, ticket.pk, status.HTTP_201_CREATED)
 
     @extend_schema(responses=TicketSerializer)
     def retrieve(self, request, pk: int):
-        return ticket_response(int(pk))
+        return ticket_response(request, int(pk))
 
     @extend_schema(
         request=TicketUpdateSerializer,
@@ -83,7 +84,7 @@ class TicketViewSet(viewsets.GenericViewSet):
         services.ticket_update(
             actor=request.user, ticket_id=int(pk), expected_version=version, **data
         )
-        return ticket_response(int(pk))
+        return ticket_response(request, int(pk))
 
     @extend_schema(
         request=TicketUpdateSerializer,
@@ -110,7 +111,7 @@ class TicketViewSet(viewsets.GenericViewSet):
         services.ticket_move(
             actor=request.user, ticket_id=int(pk), expected_version=version, **data
         )
-        return ticket_response(int(pk))
+        return ticket_response(request, int(pk))
 
     @extend_schema(request=LeaseSerializer, responses=TicketSerializer)
     @action(detail=True, methods=["post"])
@@ -118,7 +119,7 @@ class TicketViewSet(viewsets.GenericViewSet):
         """Claim the ticket for a lease; 409 naming the holder if someone else has it."""
         data = validated(LeaseSerializer, request.data)
         services.ticket_claim(actor=request.user, ticket_id=int(pk), **data)
-        return ticket_response(int(pk))
+        return ticket_response(request, int(pk))
 
     @extend_schema(request=LeaseSerializer, responses=TicketSerializer)
     @action(detail=True, methods=["post"])
@@ -126,14 +127,14 @@ class TicketViewSet(viewsets.GenericViewSet):
         """Extend your lease on a ticket you hold."""
         data = validated(LeaseSerializer, request.data)
         services.ticket_heartbeat(actor=request.user, ticket_id=int(pk), **data)
-        return ticket_response(int(pk))
+        return ticket_response(request, int(pk))
 
     @extend_schema(request=None, responses=TicketSerializer)
     @action(detail=True, methods=["post"])
     def release(self, request, pk: int):
         """Give up your claim (admins may release anyone's)."""
         services.ticket_release(actor=request.user, ticket_id=int(pk))
-        return ticket_response(int(pk))
+        return ticket_response(request, int(pk))
 
     @extend_schema(methods=["GET"], responses=DependenciesSerializer)
     @extend_schema(
@@ -146,7 +147,9 @@ class TicketViewSet(viewsets.GenericViewSet):
             data = validated(DependenciesWriteSerializer, request.data)
             services.ticket_set_dependencies(actor=request.user, ticket_id=int(pk), **data)
         return Response(
-            DependenciesSerializer(selectors.ticket_dependencies(ticket_id=int(pk))).data
+            DependenciesSerializer(
+                selectors.ticket_dependencies(actor=request.user, ticket_id=int(pk))
+            ).data
         )
 
 
@@ -159,7 +162,7 @@ class ClaimNextView(APIView):
         priority, then topmost, then oldest. 404 `nothing_to_claim` when there is none."""
         data = validated(ClaimNextSerializer, request.data)
         ticket = services.ticket_claim_next(actor=request.user, board_id=int(board_id), **data)
-        return ticket_response(ticket.pk)
+        return ticket_response(request, ticket.pk)
 
 
 class BulkView(APIView):

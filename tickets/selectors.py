@@ -1,6 +1,7 @@
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from agent_kanban.errors import NotFound
+from boards.access import READ, readable_boards, require_board, require_ticket
 from boards.models import Column
 from tickets import rules
 from tickets.models import Label, Ticket
@@ -25,7 +26,9 @@ def ticket_queryset() -> QuerySet[Ticket]:
     )
 
 
-def ticket_get(*, ticket_id: int) -> Ticket:
+def ticket_get(*, actor, ticket_id: int) -> Ticket:
+    """The ticket, or NotFound when it is missing or on a board `actor` may not read."""
+    require_ticket(actor, ticket_id, READ)
     ticket = ticket_queryset().filter(pk=ticket_id).first()
     if ticket is None:
         raise NotFound(f"Ticket {ticket_id} does not exist.")
@@ -34,6 +37,7 @@ def ticket_get(*, ticket_id: int) -> Ticket:
 
 def ticket_list(
     *,
+    actor,
     board_id: int | None = None,
     column: str | None = None,
     priority: str | None = None,
@@ -41,10 +45,14 @@ def ticket_list(
     label: str | None = None,
     q: str | None = None,
 ) -> QuerySet[Ticket]:
-    """Filtered tickets in board order: board, column, then position within the column."""
+    """Filtered tickets in board order: board, column, then position within the column.
+    Only boards `actor` may read; naming one they may not is NotFound, as for a missing one."""
     tickets = ticket_queryset()
     if board_id is not None:
+        require_board(actor, board_id, READ)
         tickets = tickets.filter(board_id=board_id)
+    else:
+        tickets = readable_boards(tickets, actor, field="board_id")
     if column:
         tickets = tickets.filter(column__name__iexact=column)
     if priority:
@@ -62,13 +70,13 @@ def ticket_list(
     return tickets.order_by("board_id", "column__position", "position", "id")
 
 
-def board_tickets(*, board_id: int) -> QuerySet[Ticket]:
-    return ticket_list(board_id=board_id)
+def board_tickets(*, actor, board_id: int) -> QuerySet[Ticket]:
+    return ticket_list(actor=actor, board_id=board_id)
 
 
-def ticket_dependencies(*, ticket_id: int) -> dict:
+def ticket_dependencies(*, actor, ticket_id: int) -> dict:
     """What blocks the ticket and what it blocks, each with whether it is finished."""
-    ticket = ticket_get(ticket_id=ticket_id)
+    ticket = ticket_get(actor=actor, ticket_id=ticket_id)
     related = (
         Ticket.objects.filter(Q(blocks=ticket) | Q(blocked_by=ticket))
         .select_related("column")

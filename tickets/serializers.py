@@ -15,8 +15,12 @@ class TicketSerializer(serializers.ModelSerializer):
     column_id = serializers.IntegerField(read_only=True)
     current_column = serializers.CharField(source="column.name", read_only=True)
     priority = serializers.CharField(source="priority_name", read_only=True)
-    assignee = serializers.CharField(source="assignee.username", read_only=True, default=None)
-    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    assignee = serializers.CharField(
+        source="assignee.username", read_only=True, default=None, allow_null=True
+    )
+    created_by = serializers.CharField(
+        source="created_by.username", read_only=True, default=None, allow_null=True
+    )
     labels = serializers.SerializerMethodField()
     claimed_by = serializers.SerializerMethodField(help_text="The holder of an unexpired claim.")
     lease_expires_at = serializers.SerializerMethodField()

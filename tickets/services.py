@@ -11,6 +11,7 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import Exists, F, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from agent_kanban import metrics
 from agent_kanban.errors import (
     Conflict,
     Forbidden,
@@ -19,6 +20,8 @@ from agent_kanban.errors import (
     VersionConflict,
     field_error,
 )
+from audit.services import audit_record
+from boards.access import ADMIN, READ, WRITE, can, require_board, require_ticket
 from boards.models import Board, Column
 from history.services import event_append
 from tickets import rules
@@ -68,7 +71,8 @@ def _record(*, actor, board_id: int, at: datetime, changes: list[TicketChange]) 
     tickets_changed.send(sender=Ticket, actor=actor, board_id=board_id, at=at, changes=changes)
 
 
-def _board_for_write(board_id: int) -> Board:
+def _board_for_write(board_id: int, actor) -> Board:
+    require_board(actor, board_id, WRITE)
     board = Board.objects.filter(pk=board_id).first()
     if board is None:
         raise NotFound(f"Board {board_id} does not exist.")
@@ -228,10 +232,14 @@ def _claim_conflict(ticket: Ticket) -> Conflict:
     )
 
 
+def _is_board_admin(actor, board_id: int) -> bool:
+    return can(actor, board_id, ADMIN)
+
+
 def ensure_may_change(ticket: Ticket, actor) -> None:
-    """Only the holder of an unexpired claim (or an admin) may change a claimed ticket."""
+    """Only the holder of an unexpired claim (or a board admin) may change a claimed ticket."""
     holder = ticket.active_claimant_id(timezone.now())
-    if holder is not None and holder != actor.pk and not actor.is_staff:
+    if holder is not None and holder != actor.pk and not _is_board_admin(actor, ticket.board_id):
         raise _claim_conflict(ticket)
 
 
@@ -246,18 +254,24 @@ def _lock_tickets(ticket_ids: list[int]) -> None:
     list(Ticket.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
 
 
-def _ticket_for_write(ticket_id: int, expected_version: int | None, actor=None) -> Ticket:
+def _ticket_for_write(
+    ticket_id: int, expected_version: int | None, actor, *, claim_guard: bool = True
+) -> Ticket:
+    """The locked ticket, once `actor` may write on its board: NotFound, word for word as
+    for a missing ticket, when they may not read the board. `claim_guard` refuses a
+    ticket someone else has claimed."""
     _lock_tickets([ticket_id])
     ticket = ticket_queryset().filter(pk=ticket_id).first()
-    if ticket is None:
+    if ticket is None or not can(actor, ticket.board_id, READ):
         raise NotFound(f"Ticket {ticket_id} does not exist.")
+    require_board(actor, ticket.board_id, WRITE)
     if expected_version is not None and expected_version != ticket.version:
         raise VersionConflict(
             f"Ticket {ticket_id} has changed: you have version {expected_version}, "
             f"it is now at version {ticket.version}. Read it again and retry.",
             extra={"current_version": ticket.version},
         )
-    if actor is not None:
+    if claim_guard:
         ensure_may_change(ticket, actor)
     return ticket
 
@@ -294,7 +308,7 @@ def ticket_create(
     )
     label_names = values.pop("labels")
     with transaction.atomic():
-        board = _board_for_write(board_id)
+        board = _board_for_write(board_id, actor)
         if column is None:
             target = Column.objects.filter(board=board).order_by("position").first()
             if target is None:
@@ -405,15 +419,15 @@ def ticket_move(
     expected_version: int | None = None,
     override_wip: bool = False,
 ) -> Ticket:
-    """Move a ticket to `column` at `position`. An admin may pass `override_wip` to move
-    into a column at its WIP limit; the override is recorded in history."""
-    if override_wip and not actor.is_staff:
-        raise Forbidden("Only an admin may override a WIP limit.")
+    """Move a ticket to `column` at `position`. A board admin may pass `override_wip` to
+    move into a column at its WIP limit; the override is recorded in history and audited."""
     with (
         refusals_signalled(actor=actor, ticket_id=ticket_id, column=column),
         transaction.atomic(),
     ):
         ticket = _ticket_for_write(ticket_id, expected_version, actor)
+        if override_wip:
+            require_board(actor, ticket.board_id, ADMIN)
         source = ticket.column
         target = column_by_name(board_id=ticket.board_id, name=column)
         if target.pk == source.pk and position is None:
@@ -426,6 +440,14 @@ def ticket_move(
         diffs = _diffs(old, tracked_values(ticket, _label_names(ticket)))
         if over_limit:
             diffs["wip_override"] = (None, f"{target.name} (limit {target.wip_limit})")
+            audit_record(
+                actor=actor,
+                action="wip.override",
+                board_id=ticket.board_id,
+                target_type="ticket",
+                target_id=ticket.pk,
+                details={"column": target.name, "wip_limit": target.wip_limit},
+            )
         if ticket.position != old_position:
             diffs["position"] = (old_position, ticket.position)
         if not diffs:
@@ -503,7 +525,12 @@ def _blockers_of_dependants(ticket_id: int) -> dict[int, list[int]]:
 
 def _tickets_for_bulk(ticket_ids: list[int], actor) -> list[Ticket]:
     _lock_tickets(ticket_ids)
-    found = {ticket.pk: ticket for ticket in ticket_queryset().filter(pk__in=ticket_ids)}
+    # A ticket on a board the actor may not read is reported missing, like one that is.
+    found = {
+        ticket.pk: ticket
+        for ticket in ticket_queryset().filter(pk__in=ticket_ids)
+        if can(actor, ticket.board_id, READ)
+    }
     missing = [ticket_id for ticket_id in ticket_ids if ticket_id not in found]
     if missing:
         raise NotFound(
@@ -523,6 +550,8 @@ def _tickets_for_bulk(ticket_ids: list[int], actor) -> list[Ticket]:
             },
         )
     tickets = [found[ticket_id] for ticket_id in ticket_ids]
+    for board_id in sorted({ticket.board_id for ticket in tickets}):
+        require_board(actor, board_id, WRITE)
     for ticket in tickets:
         ensure_may_change(ticket, actor)
     return tickets
@@ -668,7 +697,7 @@ def tickets_bulk_create(*, actor, board_id: int, tickets: list[dict]) -> list[Ti
     lot, in a number of queries that does not grow with the tickets."""
     specs = _clean_batch(tickets)
     with transaction.atomic():
-        board = _board_for_write(board_id)
+        board = _board_for_write(board_id, actor)
         columns = list(Column.objects.filter(board=board).order_by("position"))
         if not columns:
             raise InvalidInput(f"Board {board_id} has no columns.")
@@ -840,7 +869,11 @@ def ticket_set_dependencies(*, actor, ticket_id: int, blocked_by: list[int]) -> 
         # (its key) anyway, and taking locks in any other order could deadlock.
         _lock_tickets([ticket_id, *wanted])
         ticket = _ticket_for_write(ticket_id, None, actor)
-        found = dict(Ticket.objects.filter(pk__in=wanted).values_list("pk", "board_id"))
+        found = {
+            pk: board_id
+            for pk, board_id in Ticket.objects.filter(pk__in=wanted).values_list("pk", "board_id")
+            if can(actor, board_id, READ)
+        }
         missing = [pk for pk in wanted if pk not in found]
         if missing:
             raise rules.invalid("blocked_by", f"No ticket with id {missing}.")
@@ -889,6 +922,7 @@ def ticket_set_dependencies(*, actor, ticket_id: int, blocked_by: list[int]) -> 
 
 
 def ticket_add_dependency(*, actor, ticket_id: int, blocked_by_id: int) -> Ticket:
+    require_ticket(actor, ticket_id, WRITE)  # before reading its links
     current = list(
         Ticket.blocked_by.through.objects.filter(from_ticket_id=ticket_id).values_list(
             "to_ticket_id", flat=True
@@ -900,6 +934,7 @@ def ticket_add_dependency(*, actor, ticket_id: int, blocked_by_id: int) -> Ticke
 
 
 def ticket_remove_dependency(*, actor, ticket_id: int, blocked_by_id: int) -> Ticket:
+    require_ticket(actor, ticket_id, WRITE)  # before reading its links
     current = list(
         Ticket.blocked_by.through.objects.filter(from_ticket_id=ticket_id).values_list(
             "to_ticket_id", flat=True
@@ -986,12 +1021,13 @@ def _take(*, actor, ticket: Ticket, now: datetime, lease: timedelta) -> Ticket |
     return ticket
 
 
+@metrics.counts_claims("claim")
 def ticket_claim(*, actor, ticket_id: int, lease_seconds: int | None = None) -> Ticket:
     """Claim one ticket for `lease_seconds` (the setting CLAIM_LEASE_SECONDS by default).
     Claiming a ticket you already hold renews the lease."""
     lease = _lease(lease_seconds)
     with transaction.atomic():
-        ticket = _ticket_for_write(ticket_id, None)
+        ticket = _ticket_for_write(ticket_id, None, actor, claim_guard=False)
         blockers = _unfinished_blockers(ticket)
         if blockers:
             raise Conflict(
@@ -1033,6 +1069,7 @@ def _matching(tickets: QuerySet[Ticket], labels: list[str], assignee: str | None
     return tickets
 
 
+@metrics.counts_claims("next")
 def ticket_claim_next(
     *,
     actor,
@@ -1048,7 +1085,7 @@ def ticket_claim_next(
     wanted_labels = rules.clean_labels(labels)
     if assignee is not None and not isinstance(assignee, str):
         raise rules.invalid("assignee", "Must be a username.")
-    board = _board_for_write(board_id)
+    board = _board_for_write(board_id, actor)
     columns = list(Column.objects.filter(board=board).order_by("position"))
     target = columns[0] if column is None else column_by_name(board_id=board.pk, name=column)
     for _ in range(settings.CLAIM_NEXT_ATTEMPTS):
@@ -1092,7 +1129,7 @@ def ticket_heartbeat(*, actor, ticket_id: int, lease_seconds: int | None = None)
     The version stays: a heartbeat must not make the holder's own pending edit stale."""
     lease = _lease(lease_seconds)
     with transaction.atomic():
-        ticket = _ticket_for_write(ticket_id, None)
+        ticket = _ticket_for_write(ticket_id, None, actor, claim_guard=False)
         now = timezone.now()
         expires = now + lease
         extended = Ticket.objects.filter(
@@ -1163,14 +1200,15 @@ def ticket_release(*, actor, ticket_id: int) -> Ticket:
     """Give up a claim: the holder's own, or anyone's for an admin. A lease that ran out
     is nobody's claim any more: only its old holder or an admin may clear it."""
     with transaction.atomic():
-        ticket = _ticket_for_write(ticket_id, None)
+        ticket = _ticket_for_write(ticket_id, None, actor, claim_guard=False)
         now = timezone.now()
         holder_id = ticket.active_claimant_id(now)
+        admin = _is_board_admin(actor, ticket.board_id)
         if ticket.claimed_by_id is None or (
-            holder_id is None and ticket.claimed_by_id != actor.pk and not actor.is_staff
+            holder_id is None and ticket.claimed_by_id != actor.pk and not admin
         ):
             raise Conflict(f"Ticket {ticket_id} is not claimed.", code="not_claimed")
-        if holder_id not in (None, actor.pk) and not actor.is_staff:
+        if holder_id not in (None, actor.pk) and not admin:
             raise Forbidden(
                 f"Ticket {ticket_id} is claimed by {ticket.claimed_by.username}; only they "
                 "or an admin may release it."

@@ -63,9 +63,10 @@ LeaseSeconds = Annotated[
 
 
 def list_boards(actor, page: Page = 1, page_size: PageSize = 50) -> dict:
-    """List the boards: id, name, short description, column names and ticket count."""
+    """List the boards you are a member of: id, name, short description, column names and
+    ticket count."""
     return page_of(
-        board_list(),
+        board_list(actor=actor),
         page=page,
         page_size=page_size,
         shape=lambda boards: [board_brief(board) for board in boards],
@@ -82,10 +83,10 @@ def get_board_state(
     """The board at a glance: its columns in order (WIP limit, count) with their top tasks,
     each as id, title, priority, assignee, claimed_by, is_blocked, labels and version.
     `more` says how many tasks of a column are not shown (use list_tasks to page)."""
-    board = board_get(board_id=board_id)
+    board = board_get(actor=actor, board_id=board_id)
     # One query for every column's top tasks: number the tasks within their column.
     top = (
-        ticket_list(board_id=board_id)
+        ticket_list(actor=actor, board_id=board_id)
         .annotate(
             rank=Window(
                 RowNumber(), partition_by=[F("column_id")], order_by=[F("position"), F("id")]
@@ -112,7 +113,7 @@ def get_board_state(
 def list_columns(actor, board_id: BoardId) -> dict:
     """The board's columns in order, with WIP limits, ticket counts and whether each is full.
     Tasks reaching the last column are finished."""
-    board_get(board_id=board_id)
+    board_get(actor=actor, board_id=board_id)
     return {"board_id": board_id, "columns": board_columns(board_id=board_id)}
 
 
@@ -135,7 +136,13 @@ def list_tasks(
 ) -> dict:
     """List tasks in board order (column, then position), filtered, one page at a time."""
     tickets = ticket_list(
-        board_id=board_id, column=column, priority=priority, assignee=assignee, label=label, q=q
+        actor=actor,
+        board_id=board_id,
+        column=column,
+        priority=priority,
+        assignee=assignee,
+        label=label,
+        q=q,
     )
     return page_of(tickets, page=page, page_size=page_size, shape=task_briefs)
 
@@ -156,7 +163,7 @@ def search_tasks(
     page_size: PageSize = 20,
 ) -> dict:
     """Find tasks by text, one page at a time."""
-    tickets = ticket_list(board_id=board_id, q=query)
+    tickets = ticket_list(actor=actor, board_id=board_id, q=query)
     return page_of(tickets, page=page, page_size=page_size, shape=task_briefs)
 
 
@@ -169,14 +176,14 @@ def get_task(
 ) -> dict:
     """One task in full (description, acceptance criteria, version, claim) with its latest
     comments, its dependencies (what blocks it, what it blocks) and its latest history."""
-    ticket = ticket_get(ticket_id=task_id)
-    comments = ticket_comments(ticket_id=task_id)
-    history = ticket_history(ticket_id=task_id)
+    ticket = ticket_get(actor=actor, ticket_id=task_id)
+    comments = ticket_comments(actor=actor, ticket_id=task_id)
+    history = ticket_history(actor=actor, ticket_id=task_id)
     return {
         "task": task_detail(ticket),
         "comments": [comment_brief(comment) for comment in latest(comments, recent)],
         "comment_count": comments.count(),
-        "dependencies": ticket_dependencies(ticket_id=task_id),
+        "dependencies": ticket_dependencies(actor=actor, ticket_id=task_id),
         "history": [history_brief(row) for row in latest(history, recent)],
         "history_count": history.count(),
     }
@@ -212,7 +219,7 @@ def create_task(
         assignee=assignee,
         labels=labels,
     )
-    return {"task": task_brief(ticket_get(ticket_id=ticket.pk))}
+    return {"task": task_brief(ticket_get(actor=actor, ticket_id=ticket.pk))}
 
 
 def edit_task(
@@ -247,7 +254,7 @@ def edit_task(
     if not changes:
         raise InvalidInput("Give at least one field to change.")
     services.ticket_update(actor=actor, ticket_id=task_id, expected_version=version, **changes)
-    return {"task": task_brief(ticket_get(ticket_id=task_id))}
+    return {"task": task_brief(ticket_get(actor=actor, ticket_id=task_id))}
 
 
 def update_task_status(
@@ -267,7 +274,7 @@ def update_task_status(
     ] = None,
     version: Version = None,
     override_wip: Annotated[
-        bool, Field(description="Admins only: move into a column at its WIP limit.")
+        bool, Field(description="Board admins only: move into a column at its WIP limit.")
     ] = False,
 ) -> dict:
     """Move a task to a column (its status), e.g. to the last column when it is done, which
@@ -294,7 +301,7 @@ def update_task_status(
         expected_version=version,
         override_wip=override_wip,
     )
-    return {"task": task_brief(ticket_get(ticket_id=task_id))}
+    return {"task": task_brief(ticket_get(actor=actor, ticket_id=task_id))}
 
 
 def claim_task(actor, task_id: TaskId, lease_seconds: LeaseSeconds = None) -> dict:
@@ -349,7 +356,7 @@ def heartbeat(actor, task_id: TaskId, lease_seconds: LeaseSeconds = None) -> dic
 def release_task(actor, task_id: TaskId) -> dict:
     """Give up your claim on a task, leaving it where it is for someone else."""
     services.ticket_release(actor=actor, ticket_id=task_id)
-    return {"task": task_brief(ticket_get(ticket_id=task_id))}
+    return {"task": task_brief(ticket_get(actor=actor, ticket_id=task_id))}
 
 
 def add_comment(
@@ -373,7 +380,7 @@ def add_dependency(actor, task_id: TaskId, blocked_by_task_id: OtherTaskId) -> d
     """Record that a task waits for another task of the same board (cycles are refused).
     A blocked task is never handed out by claim_next_task."""
     services.ticket_add_dependency(actor=actor, ticket_id=task_id, blocked_by_id=blocked_by_task_id)
-    return {"dependencies": ticket_dependencies(ticket_id=task_id)}
+    return {"dependencies": ticket_dependencies(actor=actor, ticket_id=task_id)}
 
 
 def remove_dependency(actor, task_id: TaskId, blocked_by_task_id: OtherTaskId) -> dict:
@@ -381,7 +388,7 @@ def remove_dependency(actor, task_id: TaskId, blocked_by_task_id: OtherTaskId) -
     services.ticket_remove_dependency(
         actor=actor, ticket_id=task_id, blocked_by_id=blocked_by_task_id
     )
-    return {"dependencies": ticket_dependencies(ticket_id=task_id)}
+    return {"dependencies": ticket_dependencies(actor=actor, ticket_id=task_id)}
 
 
 READ_TOOLS = [

@@ -129,6 +129,7 @@
       return;
     }
     const save = $("[data-save]", form);
+    if (!save) return; // a viewer's read-only card
     save.disabled = true;
     status.className = "form-status";
     status.textContent = "Saving…";

@@ -5,7 +5,7 @@
 
   const AK = window.AK;
   const B = AK?.board;
-  if (!B) return;
+  if (!B || B.root.dataset.readonly === "1") return;
   const { root: board, state, columns, columnsHost, listOf, columnOf, cardsIn, neighbours, placeCard, commitMove, runDeferred } = B;
 
   const DRAG_THRESHOLD = 5;

@@ -12,6 +12,8 @@
   const boardId = Number(board.dataset.boardId);
   const filterQuery = board.dataset.filters || "";
   const me = board.dataset.user;
+  // Viewers get the board without its editing controls (the server refuses writes anyway).
+  const readOnly = board.dataset.readonly === "1";
   const state = {
     seq: Number(board.dataset.lastSeq) || 0,
     press: null,
@@ -428,9 +430,9 @@
       B.openDetail(Number(card.dataset.id));
     } else if (event.key.startsWith("Arrow")) {
       event.preventDefault();
-      if (event.altKey || event.shiftKey) moveByKey(card, event.key);
+      if ((event.altKey || event.shiftKey) && !readOnly) moveByKey(card, event.key);
       else focusNeighbour(card, event.key);
-    } else if (event.key === "n") {
+    } else if (event.key === "n" && !readOnly) {
       event.preventDefault();
       openComposer(columnOf(card));
     }

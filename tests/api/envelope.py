@@ -1,6 +1,6 @@
 """Checks shared by the API tests."""
 
-ENVELOPE_KEYS = {"message", "code", "error_id", "timestamp", "validation_errors"}
+ENVELOPE_KEYS = {"message", "code", "error_id", "timestamp", "validation_errors", "request_id"}
 
 
 def assert_error(response, status: int, code: str | None = None) -> dict:

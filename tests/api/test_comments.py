@@ -51,7 +51,7 @@ def test_list_costs_the_same_for_2_and_20_comments(
 ):
     for index in range(20):
         comment_create(actor=user, ticket_id=ticket.pk, text=f"c{index}")
-    with django_assert_max_num_queries(5):  # session, user, ticket exists, count, page
+    with django_assert_max_num_queries(6):  # session, user, ticket's board, role, count, page
         assert len(api.get(f"/api/comments/ticket/{ticket.pk}").json()["items"]) == 20
 
 

@@ -144,7 +144,7 @@ def test_token_use_sets_last_used_at(agent_with_token):
 
 def test_revoked_token_is_401(agent_with_token):
     agent, secret = agent_with_token
-    token_revoke(token=ApiToken.objects.get(user=agent))
+    token_revoke(actor=None, token=ApiToken.objects.get(user=agent))
     response = bearer(secret).get("/api/boards/")
     error = assert_error(response, 401, "authentication_failed")
     assert "revoked" in error["message"]
@@ -153,15 +153,21 @@ def test_revoked_token_is_401(agent_with_token):
 
 def test_expired_token_is_401_and_a_current_one_works(agent_with_token):
     agent, _ = agent_with_token
-    expired = token_issue(user=agent, name="old", expires_at=timezone.now() - timedelta(seconds=1))
-    current = token_issue(user=agent, name="new", expires_at=timezone.now() + timedelta(hours=1))
+    expired = token_issue(actor=None, user=agent, name="old")
+    # A token cannot be made already expired: it expires after it is made.
+    ApiToken.objects.filter(pk=expired.token.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    current = token_issue(
+        actor=None, user=agent, name="new", expires_at=timezone.now() + timedelta(hours=1)
+    )
     assert_error(bearer(expired.secret).get("/api/boards/"), 401, "authentication_failed")
     assert bearer(current.secret).get("/api/boards/").status_code == 200
 
 
 def test_token_of_an_inactive_user_is_401():
     person = make_user("left", is_active=False)
-    issued = token_issue(user=person, name="script")
+    issued = token_issue(actor=None, user=person, name="script")
     assert_error(bearer(issued.secret).get("/api/boards/"), 401, "authentication_failed")
 
 

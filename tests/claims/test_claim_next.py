@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests.claims.helpers import assert_error, events_after, expire_lease, history_of, last_seq
-from tests.factories import make_board, make_ticket
+from tests.factories import add_member, make_board, make_ticket
 from tickets.services import (
     NothingToClaim,
     ticket_claim,
@@ -187,6 +187,7 @@ def test_claim_next_costs_the_same_queries_for_50_or_500_tickets(user, agent, ag
     counts = {}
     for size in (50, 500):
         board = make_board(user, f"Board of {size}")
+        add_member(board, agent, "agent")
         fill(user, board, size)
         for index, filters in enumerate(FILTERS):
             with CaptureQueriesContext(connection) as service_queries:

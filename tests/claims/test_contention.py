@@ -14,7 +14,7 @@ from django.db import connection, transaction
 
 from history.models import BoardEvent, TicketHistory
 from tests.claims.helpers import manage
-from tests.factories import make_agent, make_board, make_ticket
+from tests.factories import add_member, make_agent, make_board, make_ticket
 from tickets.models import Ticket
 from tickets.services import (
     NothingToClaim,
@@ -63,6 +63,8 @@ def assert_claimed_exactly_once(board, claims: list[tuple[str, int]]) -> None:
 def test_32_threads_claim_500_tickets_each_exactly_once(user):
     board = ready_board(user, 500)
     agents = [make_agent(f"racer-{index}")[0] for index in range(32)]
+    for racer in agents:
+        add_member(board, racer, "agent")
     start = threading.Barrier(len(agents))
     claims: list[tuple[str, int]] = []
     errors: list[str] = []
@@ -97,7 +99,10 @@ def test_32_threads_claim_500_tickets_each_exactly_once(user):
 
 def test_4_processes_claim_next_without_a_double_claim(user, tmp_path):
     board = ready_board(user, 200)
-    names = [make_agent(f"process-{index}")[0].username for index in range(4)]
+    racers = [make_agent(f"process-{index}")[0] for index in range(4)]
+    for racer in racers:
+        add_member(board, racer, "agent")
+    names = [racer.username for racer in racers]
     workers = []
     for name in names:
         script = (
@@ -135,6 +140,7 @@ def test_claim_next_gets_past_another_writer(user, agent):
 def claim_next_outwaits_a_writer_past_the_busy_timeout(user, agent):
     """A claimer that waits past SQLite's busy timeout tries again instead of failing."""
     board = make_board(user, "Locked")
+    add_member(board, agent, "agent")
     ticket = make_ticket(user, board, "Wanted")
     options = connection.settings_dict["OPTIONS"]
     busy_timeout = options["timeout"]
@@ -170,6 +176,7 @@ def claim_next_outwaits_a_writer_past_the_busy_timeout(user, agent):
 def claim_next_skips_a_row_another_writer_holds(user, agent):
     """Claimers do not queue behind a locked row: they take the next best at once."""
     board = make_board(user, "Locked")
+    add_member(board, agent, "agent")
     best = make_ticket(user, board, "Best", priority="critical")
     second = make_ticket(user, board, "Second")
     locked, release = threading.Event(), threading.Event()

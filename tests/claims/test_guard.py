@@ -84,7 +84,7 @@ def send(client, request):
 
 
 @pytest.mark.parametrize("path", PATHS)
-@pytest.mark.parametrize("who", ["second_agent_api", "api"])
+@pytest.mark.parametrize("who", ["second_agent_api", "member_api"])
 def test_others_get_409_naming_the_holder_and_nothing_changes(request, claimed, board, path, who):
     client = request.getfixturevalue(who)
     before, seq = state(board), last_seq(board)

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from boards.models import Board
 from comments.models import Comment
 from tests.e2e.conftest import eventually, log_in, open_board, screenshot
-from tests.factories import make_agent, make_board, make_ticket, make_user
+from tests.factories import add_member, make_agent, make_board, make_ticket, make_user
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -239,6 +239,9 @@ def test_a_refused_move_snaps_back_and_says_why(new_context, watcher, live_serve
             {"id": doing.pk, "name": "Doing", "wip_limit": 1},
         ],
     )
+    # Alice works here as a member: a board admin may move a card someone else holds.
+    add_member(board, make_user("lead"), "admin")
+    add_member(board, user, "member")
     first = make_ticket(user, board, "First")
     second = make_ticket(user, board, "Second")
     make_ticket(user, board, "Busy", column="Doing")
@@ -258,7 +261,8 @@ def test_a_refused_move_snaps_back_and_says_why(new_context, watcher, live_serve
 
     # A stale version is refused too: an agent renamed the card meanwhile, and this
     # page still holds the version it read before.
-    _, secret = make_agent("claude-stale")
+    stale_agent, secret = make_agent("claude-stale")
+    add_member(board, stale_agent, "agent")
     api = httpx.Client(base_url=live_server_url, headers={"Authorization": f"Bearer {secret}"})
     renamed = api.put(f"/api/tickets/{second.pk}", json={"title": "Second, renamed"})
     assert renamed.status_code == 200, renamed.text

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import log_in, open_board, screenshot
-from tests.factories import make_agent, make_board, make_ticket, make_user
+from tests.factories import add_member, make_agent, make_board, make_ticket, make_user
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,16 +32,19 @@ def not_reloaded(page) -> bool:
 
 @pytest.fixture
 def agent_api(live_server_url):
-    _, secret = make_agent("claude-live")
+    agent, secret = make_agent("claude-live")
     with httpx.Client(
         base_url=live_server_url, headers={"Authorization": f"Bearer {secret}"}, timeout=10
     ) as client:
+        client.agent = agent  # tests put it on their boards
         yield client
 
 
 def test_changes_show_in_every_open_page_and_from_agents(new_context, agent_api, user):
-    make_user("bob")
+    bob_user = make_user("bob")
     board = make_board(user, "Shared")
+    add_member(board, bob_user, "member")
+    add_member(board, agent_api.agent, "agent")
     existing = make_ticket(user, board, "Existing card")
     alice = new_context().new_page()
     bob = new_context().new_page()
@@ -114,6 +117,7 @@ def test_changes_show_in_every_open_page_and_from_agents(new_context, agent_api,
 
 def test_a_page_catches_up_after_losing_its_connection(new_context, agent_api, user):
     board = make_board(user, "Flaky network")
+    add_member(board, agent_api.agent, "agent")
     stays = make_ticket(user, board, "Stays")
     goes = make_ticket(user, board, "Goes away")
     page = new_context().new_page()
@@ -142,6 +146,7 @@ def test_a_page_catches_up_after_losing_its_connection(new_context, agent_api, u
 
 def test_columns_and_board_changes_arrive_live(new_context, agent_api, user):
     board = make_board(user, "Renamed live", columns=["Todo", "Done"])
+    add_member(board, agent_api.agent, "admin")  # editing columns is for board admins
     make_ticket(user, board, "A card")
     page = new_context().new_page()
     log_in(page, "alice")

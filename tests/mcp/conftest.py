@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from tests.conftest import join_team
 from tests.factories import make_agent, make_board, make_user
 
 BASE_DIR = Path(settings.BASE_DIR)
@@ -107,9 +108,11 @@ def owner(transactional_db):
 
 
 @pytest.fixture
-def work_board(owner):
+def work_board(owner, request):
     """A board with Backlog, In Progress, Done."""
-    return make_board(owner, "Work", columns=["Backlog", "In Progress", "Done"])
+    board = make_board(owner, "Work", columns=["Backlog", "In Progress", "Done"])
+    join_team(board, request)
+    return board
 
 
 @pytest.fixture

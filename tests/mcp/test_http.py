@@ -111,7 +111,7 @@ def test_no_token_or_a_bad_or_revoked_token_is_refused_with_401(daphne_url, agen
     # Past the token check, the SDK answers: this request did not open a session first.
     assert accepted.status_code == 400
     assert accepted.json()["error"]["message"] == "Bad Request: Missing session ID"
-    token_revoke(token=ApiToken.objects.get(user=bot))
+    token_revoke(actor=None, token=ApiToken.objects.get(user=bot))
     revoked = httpx.post(
         f"{daphne_url}/mcp", json=body, headers={**headers, "Authorization": f"Bearer {secret}"}
     )

@@ -16,7 +16,7 @@ from agents.mcp.shapes import BRIEF_FIELDS
 from boards.services import board_set_columns
 from comments.services import comment_create
 from history.models import TicketHistory
-from tests.factories import make_board, make_ticket
+from tests.factories import add_member, make_board, make_ticket
 from tests.mcp.helpers import data, error_text
 from tickets.models import Ticket
 
@@ -137,7 +137,9 @@ def test_moves_respect_wip_limits_and_positions(owner, work_board, agent):
     not_admin = call(
         secret, "update_task_status", task_id=second.pk, column="In Progress", override_wip=True
     )
-    assert error_text(not_admin) == "forbidden: Only an admin may override a WIP limit."
+    assert error_text(not_admin) == (
+        "forbidden/board_admin_required: Only a board admin may do this."
+    )
 
     call(secret, "update_task_status", task_id=third.pk, column="Backlog", position="top")
     call(secret, "update_task_status", task_id=second.pk, column="Backlog", before_task_id=third.pk)
@@ -231,6 +233,9 @@ def test_create_task_and_read_it_back(owner, work_board, agent):
 def test_lists_filter_and_paginate(owner, work_board, agent):
     _, secret = agent
     other = make_board(owner, "Other")
+    add_member(other, agent[0], "agent")
+    hidden = make_board(owner, "Hidden")  # the agent is not on it: it never shows
+    make_ticket(owner, hidden, "Secret", description="haystack here too", priority="high")
     for n in range(25):
         make_ticket(owner, work_board, f"Task {n:02}", labels=["even"] if n % 2 == 0 else [])
     make_ticket(owner, work_board, "Needle", description="find the haystack word", priority="high")
@@ -274,8 +279,9 @@ def test_board_state_is_compact_bounded_and_constant_in_queries(owner, work_boar
     assert all(set(task) == set(BRIEF_FIELDS) for task in backlog["tickets"])
 
     def queries() -> int:
+        fresh = type(bot).objects.get(pk=bot.pk)  # roles are remembered per user object
         with CaptureQueriesContext(connection) as captured:
-            tools.get_board_state(actor=bot, board_id=work_board.pk, per_column=50)
+            tools.get_board_state(actor=fresh, board_id=work_board.pk, per_column=50)
         return len(captured)
 
     before = queries()

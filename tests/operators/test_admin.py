@@ -129,8 +129,10 @@ def test_tokens_are_not_addable_and_the_listing_says_how_to_make_one(browser, us
 
 
 def test_revoke_action_revokes_the_selected_tokens_only(browser, user, anon):
-    keep, revoke, again = (token_issue(user=user, name=name) for name in ("keep", "go", "again"))
-    earlier = token_revoke(token=again.token).revoked_at
+    keep, revoke, again = (
+        token_issue(actor=user, user=user, name=name) for name in ("keep", "go", "again")
+    )
+    earlier = token_revoke(actor=user, token=again.token).revoked_at
 
     response = browser.post(
         reverse("admin:agents_apitoken_changelist"),
@@ -152,7 +154,7 @@ def test_revoke_action_revokes_the_selected_tokens_only(browser, user, anon):
 
 def test_staff_without_token_permission_cannot_revoke():
     staff = make_user("staffer", is_staff=True)
-    token = token_issue(user=staff, name="mine")
+    token = token_issue(actor=staff, user=staff, name="mine")
     client = Client()
     client.force_login(staff)
     response = client.post(

@@ -8,7 +8,7 @@ from boards.selectors import board_columns
 from boards.services import board_create, board_set_columns
 from comments.services import comment_create
 from history.models import BoardEvent, TicketHistory
-from tests.factories import make_agent, make_user
+from tests.factories import add_member, make_agent, make_user
 from tickets.models import Label
 from tickets.services import (
     ticket_add_dependency,
@@ -41,6 +41,8 @@ def busy_board(user, other_user, agent, name: str = "Shop") -> Board:
         description="Web shop\nwith *markdown*",
         columns=["Backlog", "Doing", "Done"],
     )
+    add_member(board, other_user, "member")
+    add_member(board, agent, "agent")
     set_wip(user, board, {"Doing": 5})
     one = ticket_create(
         actor=user,
@@ -80,10 +82,11 @@ def sized_world(n: int, tag: str) -> dict[str, Model]:
     owner = make_user(f"owner-{tag}", is_staff=True)
     people = [make_user(f"person-{tag}-{i}") for i in range(n)]
     agent, _ = make_agent(f"agent-{tag}")
-    tokens = [token_issue(user=agent, name=f"token {i}").token for i in range(n)]
+    tokens = [token_issue(actor=None, user=agent, name=f"token {i}").token for i in range(n)]
     board = board_create(actor=owner, name=f"Board {tag}", columns=[f"Col {i}" for i in range(n)])
     for i in range(n):
         board_create(actor=people[i], name=f"Other {tag} {i}", columns=["Only"])
+        add_member(board, people[i], "member")
     tickets = [
         ticket_create(
             actor=people[i],

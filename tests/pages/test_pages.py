@@ -10,7 +10,7 @@ from django.test import Client
 
 from boards.models import Board
 from comments.services import comment_create
-from tests.factories import make_agent, make_board, make_ticket, make_user
+from tests.factories import add_member, make_agent, make_board, make_ticket, make_user
 from tickets.services import ticket_claim, ticket_set_dependencies, ticket_update
 
 pytestmark = pytest.mark.django_db
@@ -113,6 +113,7 @@ def test_dashboard_creates_renames_and_deletes_boards(client_in, user):
 
 def test_board_page_shows_columns_cards_in_order_and_their_state(client_in, user, board):
     agent, _ = make_agent("claude-7")
+    add_member(board, agent, "agent")
     first = make_ticket(user, board, "First", labels=["ui"], assignee="alice", priority="high")
     second = make_ticket(user, board, "Second", position="top")
     blocker = make_ticket(user, board, "Blocker", column="In Progress")
@@ -178,6 +179,7 @@ def test_fragments_follow_the_filters_and_ignore_bad_input(client_in, user, boar
 
 def test_filters_narrow_the_board_and_stay_in_the_url(client_in, user, board):
     agent, _ = make_agent("claude-9")
+    add_member(board, agent, "agent")
     make_user("carol")
     red = make_ticket(user, board, "Red apple", labels=["fruit"], priority="high")
     green = make_ticket(user, board, "Green pear", assignee="carol")
@@ -218,6 +220,7 @@ def test_history_tells_claims_moves_and_blockers_in_words(client_in, user, board
     from tickets.services import ticket_move, ticket_release
 
     agent, _ = make_agent("claude-h")
+    add_member(board, agent, "agent")
     blocker = make_ticket(user, board, "Blocker")
     ticket = make_ticket(user, board, "Claimed")
     ticket_claim(actor=agent, ticket_id=ticket.pk)
@@ -240,6 +243,7 @@ def test_others_comments_have_no_edit_buttons(user, board):
     ticket = make_ticket(user, board, "Commented")
     comment_create(actor=user, ticket_id=ticket.pk, text="mine")
     bob = make_user("bobby")
+    add_member(board, bob, "member")
     client = Client()
     client.force_login(bob)
     html = client.get(
@@ -275,6 +279,7 @@ def test_board_page_queries_do_not_grow_with_the_cards(client_in, user, board):
     from django.test.utils import CaptureQueriesContext
 
     agent, _ = make_agent("claude-q")
+    add_member(board, agent, "agent")
 
     def add(count: int, offset: int) -> None:
         for index in range(count):

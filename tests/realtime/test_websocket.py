@@ -6,7 +6,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from agents.services import token_revoke
-from tests.factories import make_board, make_ticket
+from tests.factories import add_member, make_board, make_ticket
 from tests.realtime.conftest import bearer, closed_with, receive, receive_events
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -71,7 +71,9 @@ async def test_bad_tokens_are_refused(sockets, agent_with_token, session_cookie,
     elif where == "query":
         path += "&token=ak_not-a-real-token"
     elif where == "revoked":
-        await database_sync_to_async(lambda: token_revoke(token=agent.api_tokens.get()))()
+        await database_sync_to_async(
+            lambda: token_revoke(actor=None, token=agent.api_tokens.get())
+        )()
         headers = bearer(secret)
     elif where == "not_bearer":
         headers = [(b"authorization", b"Basic YWxpY2U6cHc="), cookie]
@@ -91,8 +93,9 @@ async def test_bad_board_query_is_refused(sockets, secret, board, query, code):
     assert await closed_with(socket) == code
 
 
-async def test_boards_are_isolated(sockets, secret, user, board):
+async def test_boards_are_isolated(sockets, secret, user, board, agent_with_token):
     other = await database_sync_to_async(make_board)(user, "Other")
+    await database_sync_to_async(add_member)(other, agent_with_token[0], "agent")
     watching_board = await sockets(f"/ws/connect?board_id={board.pk}", bearer(secret))
     watching_other = await sockets(f"/ws/connect?board_id={other.pk}", bearer(secret))
     watching_none = await sockets("/ws/connect", bearer(secret))
@@ -107,8 +110,11 @@ async def test_boards_are_isolated(sockets, secret, user, board):
         assert await socket.receive_nothing(timeout=0.3)
 
 
-async def test_one_socket_watches_several_boards_until_unsubscribed(sockets, secret, user, board):
+async def test_one_socket_watches_several_boards_until_unsubscribed(
+    sockets, secret, user, board, agent_with_token
+):
     other = await database_sync_to_async(make_board)(user, "Other")
+    await database_sync_to_async(add_member)(other, agent_with_token[0], "agent")
     socket = await sockets("/ws/connect", bearer(secret))
     for board_id in (board.pk, other.pk):
         await socket.send_json_to({"type": "subscribe_board", "board_id": board_id})

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from boards.services import board_create
 from history.models import TicketHistory
+from tests.factories import add_member
 from tickets.models import Ticket
 from tickets.services import ticket_create, ticket_delete, ticket_move
 
@@ -80,6 +81,7 @@ def build(human, agent) -> Known:
     now = timezone.now()
     t0 = datetime.combine(now.astimezone(UTC).date() - timedelta(days=20), time.min, tzinfo=UTC)
     board = board_create(actor=human, name="Flow", columns=COLUMNS)
+    add_member(board, agent, "agent")
     known = Known(board=board, t0=t0, now=now)
     line = Timeline()
 

@@ -69,9 +69,10 @@ def test_filters_span_boards_without_board_id(api, board, tickets):
     ]
 
 
-def test_unknown_board_lists_nothing(api, board, tickets):
-    body = api.get("/api/tickets/?board_id=999999").json()
-    assert body["items"] == [] and body["total"] == 0
+def test_unknown_board_is_404_as_a_board_one_may_not_read(api, board, tickets):
+    response = api.get("/api/tickets/?board_id=999999")
+    assert response.status_code == 404
+    assert response.json()["error"]["message"] == "Board 999999 does not exist."
 
 
 def test_pagination_envelope(api, board, user):

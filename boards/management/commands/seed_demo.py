@@ -9,10 +9,11 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from agent_kanban.errors import Conflict, DomainError
+from agent_kanban.progress import command_progress
 from agents.services import agent_create
-from boards.models import Board
+from boards.models import Board, Role
 from boards.selectors import board_columns
-from boards.services import board_create, board_set_columns
+from boards.services import board_create, board_set_columns, membership_set
 from comments.services import comment_create
 from history.models import TicketHistory
 from tickets.services import (
@@ -274,6 +275,7 @@ class Command(BaseCommand):
         if not 1 <= boards <= 50 or not 1 <= tickets <= 2000:
             raise CommandError("--boards must be from 1 to 50 and --tickets from 1 to 2000.")
         rng = random.Random(seed)
+        self.verbosity = options.get("verbosity", 1)
         try:
             people, agent = self._people()
             made = [self._board(rng, index, tickets, people, agent) for index in range(boards)]
@@ -332,18 +334,21 @@ class Command(BaseCommand):
                 for column in board_columns(board_id=board.pk)
             ],
         )
+        # The owner is the board's admin; the rest of the team and the agent work on it.
+        for person, role in [
+            *((person, Role.MEMBER) for person in people[1:]),
+            (agent, Role.AGENT),
+        ]:
+            membership_set(actor=owner, board_id=board.pk, user_id=person.pk, role=role)
         created = []
-        for number in range(count):
-            created.append(self._ticket(rng, board, number, people, agent, created))
-            self._progress(board, number + 1, count)
+        # On stdout, beside the seeding report (nothing here is meant for a pipe).
+        with command_progress(
+            self, board.name, count, unit="tickets", verbosity=self.verbosity, stream=self.stdout
+        ) as progress:
+            for number in range(count):
+                created.append(self._ticket(rng, board, number, people, agent, created))
+                progress.update(number + 1)
         return board
-
-    def _progress(self, board: Board, done: int, count: int) -> None:
-        line = f"{board.name}: {done}/{count} tickets"
-        if self.stdout.isatty():
-            self.stdout.write(f"\r{line}", ending="\n" if done == count else "")
-        elif done % 10 == 0 or done == count:
-            self.stdout.write(line)
 
     def _ticket(self, rng: random.Random, board: Board, number: int, people, agent, earlier):
         title, description, criteria, priority, labels = TICKETS[number % len(TICKETS)]
