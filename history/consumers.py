@@ -275,6 +275,16 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
         if self.token_id is not None:
             await self.channel_layer.group_add(token_group_name(self.token_id), self.channel_name)
         current = await database_sync_to_async(realtime.boards_last_seq)(list(self.boards))
+        readable = await database_sync_to_async(realtime.boards_still_readable)(
+            self.scope["user"], list(current)
+        )
+        for board_id in set(current) - readable:
+            # Removed from the board while watching: from now on it is as if it did not exist.
+            del current[board_id]
+            await self.unsubscribe(board_id)
+            await self.send_json(
+                {"type": "unsubscribed", "board_id": board_id, "reason": "board_not_found"}
+            )
         for board_id in list(self.boards):
             if board_id not in current:
                 await self.unsubscribe(board_id)

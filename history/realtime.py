@@ -26,6 +26,18 @@ def can_read_board(user, board_id: int) -> bool:
     return True
 
 
+def boards_still_readable(user, board_ids: list[int]) -> set[int]:
+    """Which of the boards `user` may still read, asked afresh (one query): live
+    connections call it once a heartbeat, so a member removed or demoted while
+    watching, or an account switched off, stops receiving within one heartbeat."""
+    if not board_ids:
+        return set()
+    user.refresh_from_db(fields=["is_active", "is_staff"])
+    access.forget_roles(user)
+    readable = access.readable_boards(Board.objects.filter(pk__in=board_ids), user)
+    return set(readable.values_list("pk", flat=True))
+
+
 def board_last_seq(board_id: int) -> int | None:
     """The board's latest sequence number, or None when there is no such board."""
     return Board.objects.filter(pk=board_id).values_list("last_event_seq", flat=True).first()

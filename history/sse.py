@@ -13,6 +13,7 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from agent_kanban.errors import DomainError, InvalidInput, NotFound, error_body
 from agents.authentication import BearerTokenAuthentication
+from agents.services import token_is_usable
 from boards import access
 from history import realtime
 
@@ -48,7 +49,7 @@ async def board_events(request: HttpRequest, board_id: str) -> HttpResponse:
         if current is None:
             raise NotFound(f"Board {board} does not exist.")
         response = StreamingHttpResponse(
-            _stream(board, current if since is None else since),
+            _stream(user, board, current if since is None else since),
             content_type="text/event-stream",
         )
         response["Cache-Control"] = "no-cache"
@@ -82,7 +83,7 @@ def _frame(message: dict) -> str:
     return f"id: {message['seq']}\nevent: {message['event']}\ndata: {data}\n\n"
 
 
-async def _stream(board_id: int, after: int) -> AsyncIterator[str]:
+async def _stream(user, board_id: int, after: int) -> AsyncIterator[str]:
     """Polls the log instead of listening to the channel layer. It is the simplest
     correct way: the table is the truth, and reading `seq > last` can neither skip
     nor repeat an event, with no replay/live hand-over to get right; it works in
@@ -93,12 +94,19 @@ async def _stream(board_id: int, after: int) -> AsyncIterator[str]:
     beat = settings.SSE_HEARTBEAT_SECONDS
     yield f"retry: {settings.SSE_POLL_MS * 4}\n: connected\n\n"
     last_write = time.monotonic()
+    next_check = last_write + beat
     while True:
         current = await database_sync_to_async(realtime.board_last_seq)(board_id)
         if current is None:
             gone = {"event": "board_deleted", "board_id": board_id, "seq": after + 1}
             yield _frame({**gone, "data": {"id": board_id}})
             return
+        if after < current or time.monotonic() >= next_check:
+            # Before anything new is sent, and once a heartbeat: a revoked token, or a
+            # member removed from the board, ends the stream as if the board were gone.
+            if not await database_sync_to_async(_may_still_watch)(user, board_id):
+                return
+            next_check = time.monotonic() + beat
         while after < current:
             events = await database_sync_to_async(realtime.events_after)(
                 board_id=board_id, after=after, upto=current
@@ -113,3 +121,10 @@ async def _stream(board_id: int, after: int) -> AsyncIterator[str]:
             yield ": heartbeat\n\n"
             last_write = time.monotonic()
         await asyncio.sleep(poll)
+
+
+def _may_still_watch(user, board_id: int) -> bool:
+    token = getattr(user, "api_token", None)
+    if token is not None and not token_is_usable(token_id=token.pk):
+        return False
+    return board_id in realtime.boards_still_readable(user, [board_id])

@@ -89,6 +89,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("board-detail", "DELETE"): Rule(ADMIN, board()),
     ("board-tickets", "GET"): Rule(READ, board("tickets/")),
     ("board-columns", "GET"): Rule(READ, board("columns/")),
+    ("board-export", "GET"): Rule(READ, board("export/")),
     ("board-columns", "PUT"): Rule(ADMIN, board("columns/"), columns_body),
     ("board-members", "GET"): Rule(READ, board("members/")),
     ("board-members", "POST"): Rule(

@@ -395,3 +395,28 @@ def test_import_queries_do_not_grow_per_row(user, agent, admin_user):
     # bulk_create splits long inserts where the database caps parameters per statement
     # (SQLite: 999), so the count may grow by a batch per ~100 rows, never by a row.
     assert small_count <= large_count <= small_count + len(large["history"]) // 100
+
+
+def test_export_endpoint_gives_readers_the_same_document_and_hides_the_board(
+    shop, user, other_user
+):
+    from rest_framework.test import APIClient
+
+    from tests.factories import add_member
+
+    outsider = make_user("outsider")
+    add_member(shop, other_user, "viewer")
+    reader = APIClient()
+    reader.force_login(other_user)
+    response = reader.get(f"/api/boards/{shop.pk}/export")
+    assert response.status_code == 200
+    document = response.json()
+    expected = board_export(board_id=shop.pk)
+    for key in ("board", "columns", "labels", "users", "tickets", "comments", "history"):
+        assert document[key] == expected[key]
+
+    stranger = APIClient()
+    stranger.force_login(outsider)
+    refused = stranger.get(f"/api/boards/{shop.pk}/export")
+    assert refused.status_code == 404
+    assert refused.json()["error"]["code"] == "not_found"

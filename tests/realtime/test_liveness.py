@@ -69,3 +69,22 @@ async def test_counts_follow_connections_and_show_in_health(sockets, secret, boa
     anonymous = await sockets("/ws/connect")
     assert await closed_with(anonymous) == 4401
     assert (await sync_to_async(websocket_health)())["open"] == before["open"]
+
+
+async def test_a_member_removed_while_watching_is_unsubscribed_within_a_heartbeat(
+    sockets, user, board, settings
+):
+    from agents.services import agent_create
+    from boards.services import membership_remove
+    from tests.factories import add_member
+
+    settings.WS_HEARTBEAT_SECONDS = 0.3
+    issued = await sync_to_async(agent_create)(username="ws-watcher")
+    await sync_to_async(add_member)(board, issued.token.user, "agent")
+    socket = await sockets(f"/ws/connect?board_id={board.pk}", bearer(issued.secret))
+    assert (await receive(socket))["type"] == "subscribed"
+    await sync_to_async(membership_remove)(
+        actor=user, board_id=board.pk, user_id=issued.token.user.pk
+    )
+    message = await receive(socket)
+    assert message == {"type": "unsubscribed", "board_id": board.pk, "reason": "board_not_found"}

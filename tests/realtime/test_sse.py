@@ -156,3 +156,40 @@ def test_unknown_board_is_404_and_strangers_are_401(api, anon, user):
         bad = anon.get(f"/api/boards/{gone.pk}/events{query}", HTTP_AUTHORIZATION="Bearer nope")
         assert_error(bad, 401)
         assert bad["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_stream_ends_when_the_watcher_is_removed_from_the_board(server, user, board):
+    from agents.services import agent_create
+    from boards.services import membership_remove
+    from tests.factories import add_member
+
+    issued = agent_create(username="sse-watcher")
+    add_member(board, issued.token.user, "agent")
+    headers = {"Authorization": f"Bearer {issued.secret}"}
+    with open_stream(server, board, headers) as response:
+        assert response.status_code == 200
+        stream = frames(response.iter_lines())
+        assert next(stream) == {"retry": "400", ":": "connected"}
+        membership_remove(actor=user, board_id=board.pk, user_id=issued.token.user.pk)
+        make_ticket(user, board, "After removal")
+        # Within a heartbeat (1 s here) the stream ends, and what was written after the
+        # removal never reaches the removed member.
+        rest = list(stream)
+    assert all(frame.get("event") != "ticket_created" for frame in rest)
+
+
+def test_stream_ends_when_its_token_is_revoked(server, user, board):
+    from agents.services import agent_create, token_revoke
+    from tests.factories import add_member
+
+    issued = agent_create(username="sse-revoked")
+    add_member(board, issued.token.user, "agent")
+    headers = {"Authorization": f"Bearer {issued.secret}"}
+    with open_stream(server, board, headers) as response:
+        assert response.status_code == 200
+        stream = frames(response.iter_lines())
+        assert next(stream) == {"retry": "400", ":": "connected"}
+        token_revoke(actor=None, token=issued.token)
+        make_ticket(user, board, "After revocation")
+        rest = list(stream)
+    assert all(frame.get("event") != "ticket_created" for frame in rest)
