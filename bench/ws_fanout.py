@@ -107,6 +107,7 @@ class Client:
     def __init__(self) -> None:
         self.arrivals: dict[int, float] = {}
         self.subscribed = asyncio.Event()
+        self.seq = 0
 
     async def run(self, url: str, stop: asyncio.Event) -> None:
         async with connect(url, ping_interval=None, open_timeout=60, max_queue=None) as ws:
@@ -121,6 +122,7 @@ class Client:
             if "seq" in message and "event" in message:
                 self.arrivals[message["seq"]] = arrived
             elif message.get("type") == "subscribed":
+                self.seq = message.get("seq") or 0
                 self.subscribed.set()
 
 
@@ -129,10 +131,15 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-async def measure(args, server: subprocess.Popen, port: int, seeded: dict) -> dict:
+async def measure(
+    args, server: subprocess.Popen, port: int, seeded: dict, http_base: str | None = None
+) -> dict:
+    """`http_base` is where the writes go (gunicorn in the production shape); the
+    WebSocket clients connect to daphne on `port`."""
     url = f"ws://127.0.0.1:{port}/ws/connect?board_id={seeded['board_id']}&token={seeded['secret']}"
     auth = {"Authorization": f"Bearer {seeded['secret']}"}
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+    base = http_base or f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
         # Warm the server (imports, first connection, first write) before the baseline.
         warm, stop_warm = Client(), asyncio.Event()
         task = asyncio.ensure_future(warm.run(url, stop_warm))
@@ -156,7 +163,9 @@ async def measure(args, server: subprocess.Popen, port: int, seeded: dict) -> di
         connect_seconds = time.monotonic() - started
         await asyncio.sleep(2)
         rss_after = rss_kib(server.pid)
-        health = (await http.get("/api/health/")).json()["checks"]["websocket"]
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as daphne:
+            health = (await daphne.get("/api/health/")).json()["checks"]["websocket"]
+        first_seq = max(client.seq for client in clients) + 1  # nothing else writes meanwhile
 
         latencies, slowest, post_ms = [], [], []
         for number in range(args.rounds):
@@ -168,7 +177,7 @@ async def measure(args, server: subprocess.Popen, port: int, seeded: dict) -> di
             )
             post_ms.append((time.perf_counter() - sent) * 1000)
             response.raise_for_status()
-            seq, stamp = number + 2, None
+            seq, stamp = first_seq + number, None
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 if all(seq in client.arrivals for client in clients):
