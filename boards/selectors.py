@@ -75,3 +75,19 @@ def board_roles(*, actor) -> dict[int, str]:
     if actor.is_staff:
         return defaultdict(lambda: Role.ADMIN)
     return dict(BoardMembership.objects.filter(user_id=actor.pk).values_list("board_id", "role"))
+
+
+def board_people(*, board_id: int):
+    """Who a card on the board may be assigned to or filtered by: the board's active
+    members, and anyone already assigned a card there (so that a removed member's cards
+    still show their assignee). Other users stay unknown to the board's readers."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Q
+
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(board_memberships__board_id=board_id) | Q(assigned_tickets__board_id=board_id))
+        .distinct()
+        .order_by("username")
+    )

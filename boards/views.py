@@ -4,7 +4,6 @@ The dashboard writes with plain form posts; the board page's JavaScript writes t
 the REST API with the session, and fetches the fragments below to show the result."""
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
@@ -168,7 +167,7 @@ def board_page(request: HttpRequest, board_id: int) -> HttpResponse:
         "shown": shown,
         "total": total,
         "labels": Label.objects.filter(board_id=board_id).order_by("name"),
-        "users": get_user_model().objects.filter(is_active=True).order_by("username"),
+        "users": selectors.board_people(board_id=board_id),
         "priorities": [member.label for member in Priority],
         **_rights(request, board_id),
     }
@@ -234,7 +233,7 @@ def ticket_detail(request: HttpRequest, board_id: int, ticket_id: int) -> HttpRe
         "dependencies": ticket_dependencies(actor=request.user, ticket_id=ticket_id),
         "comments": ticket_comments(actor=request.user, ticket_id=ticket_id),
         "timeline": timeline(ticket_history(actor=request.user, ticket_id=ticket_id)),
-        "users": get_user_model().objects.filter(is_active=True).order_by("username"),
+        "users": selectors.board_people(board_id=board_id),
         "labels": Label.objects.filter(board_id=board_id).order_by("name"),
         "priorities": [member.label for member in Priority],
         **_rights(request, board_id),

@@ -117,7 +117,7 @@
     const form = event.target;
     if (!(form instanceof HTMLFormElement) || !form.dataset.confirm || form.dataset.confirmed) return;
     event.preventDefault();
-    if (await confirmDialog(form.dataset.confirm)) {
+    if (await confirmDialog(form.dataset.confirm, form.dataset.confirmLabel || "Delete")) {
       form.dataset.confirmed = "1";
       form.requestSubmit();
     }

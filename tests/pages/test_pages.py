@@ -324,3 +324,15 @@ def test_dashboard_queries_do_not_grow_with_the_boards(client_in, user):
     for index in range(8):
         make_ticket(user, make_board(user, f"Board {index}"), "card")
     assert count_queries() == few
+
+
+def test_assignee_choices_are_the_boards_people_only(client, user, board):
+    from tests.factories import add_member, make_user
+
+    teammate = make_user("teammate")
+    make_user("stranger-on-another-board")
+    add_member(board, teammate, "member")
+    client.force_login(user)
+    page = client.get(f"/boards/{board.pk}/").content.decode()
+    assert "teammate" in page
+    assert "stranger-on-another-board" not in page
