@@ -206,11 +206,16 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
             if len(events) < realtime.READ_BATCH:
                 return
 
-    async def send_event(self, event: dict) -> None:
+    async def send_event(self, event: dict, text: str | None = None) -> None:
+        """Send one event unless it was sent already; `text` is its JSON when the
+        publisher encoded it once for every watcher."""
         if event["seq"] <= self.boards.get(event["board_id"], event["seq"]):
             return
         self.boards[event["board_id"]] = event["seq"]
-        await self.send_json(event)
+        if text is None:
+            await self.send_json(event)
+        elif not self.closed:
+            await self.send(text_data=text)
 
     # ------------------------------------------------------------ messages from the group
 
@@ -223,7 +228,7 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
                 return  # not (or no longer) watched, or already sent from the log
             if event["seq"] > last + 1:
                 await self.send_missing(board_id, upto=event["seq"] - 1)
-            await self.send_event(event)
+            await self.send_event(event, message.get("text"))
         if event["event"] == "board_deleted":
             await self.unsubscribe(board_id)
 

@@ -73,7 +73,7 @@ def test_health_checks_and_the_https_redirect(stack):
     body = full.json()
     assert body["environment"] == "production"
     assert body["checks"]["database"]["vendor"] == "postgresql"
-    assert body["checks"]["channel_layer"]["backend"] == "RedisChannelLayer"
+    assert body["checks"]["channel_layer"]["backend"] == "RedisPubSubChannelLayer"
     assert body["checks"]["cache"]["backend"] == "RedisCache"
     # Django saw HTTPS through X-Forwarded-Proto, so it sends HSTS.
     assert full.headers["strict-transport-security"].startswith("max-age=31536000")
