@@ -160,16 +160,33 @@ def bearer_secret(authorization: str | None) -> str | None:
 
 
 def token_user_id(secret: str) -> int | None:
-    """The user a token belongs to, in one indexed query; whether the token is still
-    good is for authentication to say (a bad one is refused there anyway)."""
-    from agents.models import ApiToken
+    """The user a token belongs to; whether the token is still good is for
+    authentication to say (a bad one is refused there anyway)."""
     from agents.services import hash_token
 
-    return (
-        ApiToken.objects.filter(key_hash=hash_token(secret))
-        .values_list("user_id", flat=True)
-        .first()
-    )
+    key_hash = hash_token(secret)
+    user_id = _TOKEN_USERS.get(key_hash)
+    if user_id is None:
+        user_id = _token_user_id(key_hash)
+        if user_id is not None:
+            # A token never changes hands, so what is known stays true; unknown secrets
+            # are not remembered (anyone can send any number of them).
+            _TOKEN_USERS[key_hash] = user_id
+            while len(_TOKEN_USERS) > TOKEN_USERS_MAX:
+                del _TOKEN_USERS[next(iter(_TOKEN_USERS))]
+    return user_id
+
+
+def _token_user_id(key_hash: str) -> int | None:
+    from agents.models import ApiToken
+
+    return ApiToken.objects.filter(key_hash=key_hash).values_list("user_id", flat=True).first()
+
+
+# The user behind each recently seen token hash, oldest first: writes count per user,
+# and looking the user up was one database query on every write.
+TOKEN_USERS_MAX = 4096
+_TOKEN_USERS: dict[str, int] = {}
 
 
 def identity_key(secret: str | None, user, ip: str) -> str:

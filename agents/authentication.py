@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
@@ -13,8 +14,15 @@ def user_for_token(secret: str):
     The user is a fresh object on every call and carries the token as `api_token`,
     so the access rules (boards.access) apply the token's limits to whatever it does.
     Never keep it beyond the request or connection it was made for."""
+    # Whether the token is limited to some boards comes with the token: most are not,
+    # and then no request has to ask for its boards again.
     token = (
         ApiToken.objects.select_related("user")
+        .annotate(
+            has_board_limits=Exists(
+                ApiToken.boards.through.objects.filter(apitoken_id=OuterRef("pk"))
+            )
+        )
         .filter(key_hash=hash_token(secret), revoked_at__isnull=True)
         .first()
     )
@@ -22,6 +30,8 @@ def user_for_token(secret: str):
         return None, None
     if token.expires_at is not None and token.expires_at <= timezone.now():
         return None, None
+    if not token.has_board_limits:
+        token._scoped_board_ids = frozenset()
     token_touch(token=token, every_seconds=settings.API_TOKEN_TOUCH_SECONDS)
     user = token.user
     user.api_token = token

@@ -10,7 +10,7 @@ A board the user may not read does not exist as far as they can tell: the checks
 raise NotFound, never Forbidden, so its id tells them nothing.
 """
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from agent_kanban.errors import Forbidden, NotFound
 from boards.models import BoardMembership, Role
@@ -114,15 +114,36 @@ def require_board(user, board_id: int, need: str = READ) -> None:
 def require_ticket(user, ticket_id: int, need: str = READ) -> int:
     """The board id of the ticket, unless `user` may not `need` on it: a ticket on a board
     they may not read is "does not exist", word for word as a missing one."""
-    from tickets.models import Ticket
 
     board_id = None
     if isinstance(ticket_id, int) and 1 <= ticket_id <= ID_MAX:
-        board_id = Ticket.objects.filter(pk=ticket_id).values_list("board_id", flat=True).first()
+        board_id = _ticket_board_id(user, ticket_id)
     if board_id is None or not can(user, board_id, READ):
         raise NotFound(f"Ticket {ticket_id} does not exist.")
     require_board(user, board_id, need)
     return board_id
+
+
+def _ticket_board_id(user, ticket_id: int) -> int | None:
+    """The ticket's board id; the user's role there comes in the same query and is
+    remembered as board_role would, so the check that follows asks nothing more."""
+    from tickets.models import Ticket
+
+    tickets = Ticket.objects.filter(pk=ticket_id)
+    if not _may_have_role(user) or user.is_staff:
+        return tickets.values_list("board_id", flat=True).first()
+    role = BoardMembership.objects.filter(board_id=OuterRef("board_id"), user_id=user.pk)
+    row = tickets.annotate(role=Subquery(role.values("role")[:1])).values_list("board_id", "role")
+    found = row.first()
+    if found is None:
+        return None
+    board_id, role_name = found
+    user.__dict__.setdefault("_board_roles", {})[board_id] = role_name
+    return board_id
+
+
+def _may_have_role(user) -> bool:
+    return user is not None and user.is_authenticated and user.is_active
 
 
 def readable_boards(queryset: QuerySet, user, *, field: str = "pk") -> QuerySet:

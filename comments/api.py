@@ -43,7 +43,7 @@ class CommentViewSet(viewsets.GenericViewSet):
     def create(self, request):
         data = validated(CommentCreateSerializer, request.data)
         comment = services.comment_create(actor=request.user, **data)
-        return comment_response(request, comment.pk, status.HTTP_201_CREATED)
+        return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=CommentSerializer)
     def retrieve(self, request, pk: int):

@@ -7,7 +7,6 @@ from agent_kanban.errors import Forbidden, InvalidInput, NotFound, field_error
 from boards.access import ADMIN, READ, WRITE, can, require_board, require_ticket
 from comments.models import Comment
 from history.services import event_append
-from tickets.models import Ticket
 
 TEXT_MAX = 20_000
 
@@ -46,16 +45,13 @@ def _comment_for_write(comment_id: int, actor) -> Comment:
 def comment_create(*, actor, ticket_id: int, text: str) -> Comment:
     text = _clean_text(text)
     with transaction.atomic():
-        require_ticket(actor, ticket_id, WRITE)
-        ticket = Ticket.objects.filter(pk=ticket_id).only("id", "board_id").first()
-        if ticket is None:
-            raise NotFound(f"Ticket {ticket_id} does not exist.")
+        board_id = require_ticket(actor, ticket_id, WRITE)
         now = timezone.now()
         comment = Comment.objects.create(
-            ticket=ticket, text=text, author=actor, created_at=now, updated_at=now
+            ticket_id=ticket_id, text=text, author=actor, created_at=now, updated_at=now
         )
         event_append(
-            board_id=ticket.board_id,
+            board_id=board_id,
             type="comment_added",
             payload=comment_payload(comment),
             actor=actor,

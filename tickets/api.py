@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 from agent_kanban.adapters import expected_version, validated
 from boards.access import readable_boards
 from tickets import rules, selectors, services
+from tickets.models import Ticket
 from tickets.serializers import (
     BulkAssignSerializer,
     BulkMoveSerializer,
@@ -33,7 +34,12 @@ class TicketFilterSerializer(serializers.Serializer):
 
 
 def ticket_response(request, ticket_id: int, status_code: int = 200) -> Response:
-    ticket = selectors.ticket_get(actor=request.user, ticket_id=ticket_id)
+    return ticket_answer(selectors.ticket_get(actor=request.user, ticket_id=ticket_id), status_code)
+
+
+def ticket_answer(ticket: Ticket, status_code: int = 200) -> Response:
+    """The ticket as a write service returned it: loaded with everything its
+    representation reads, and what the write's board event carries."""
     response = Response(TicketSerializer(ticket).data, status=status_code)
     response["ETag"] = f'"{ticket.version}"'
     return response
@@ -67,7 +73,7 @@ class TicketViewSet(viewsets.GenericViewSet):
     def create(self, request):
         data = validated(TicketCreateSerializer, request.data)
         ticket = services.ticket_create(actor=request.user, **data)
-        return ticket_response(request, ticket.pk, status.HTTP_201_CREATED)
+        return ticket_answer(ticket, status.HTTP_201_CREATED)
 
     @extend_schema(responses=TicketSerializer)
     def retrieve(self, request, pk: int):
@@ -81,10 +87,10 @@ class TicketViewSet(viewsets.GenericViewSet):
     def update(self, request, pk: int):
         data = validated(TicketUpdateSerializer, request.data)
         version = expected_version(request, data.pop("version", None))
-        services.ticket_update(
+        ticket = services.ticket_update(
             actor=request.user, ticket_id=int(pk), expected_version=version, **data
         )
-        return ticket_response(request, int(pk))
+        return ticket_answer(ticket)
 
     @extend_schema(
         request=TicketUpdateSerializer,
@@ -108,10 +114,10 @@ class TicketViewSet(viewsets.GenericViewSet):
     def move(self, request, pk: int):
         data = validated(TicketMoveSerializer, request.data)
         version = expected_version(request, data.pop("version", None))
-        services.ticket_move(
+        ticket = services.ticket_move(
             actor=request.user, ticket_id=int(pk), expected_version=version, **data
         )
-        return ticket_response(request, int(pk))
+        return ticket_answer(ticket)
 
     @extend_schema(request=LeaseSerializer, responses=TicketSerializer)
     @action(detail=True, methods=["post"])

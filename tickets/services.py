@@ -27,7 +27,7 @@ from history.services import event_append
 from tickets import rules
 from tickets.models import Label, Priority, Ticket
 from tickets.ordering import key_between, keys_after
-from tickets.selectors import ticket_queryset
+from tickets.selectors import last_column_subquery, ticket_queryset
 from tickets.signals import TicketChange, refusals_signalled, tickets_changed
 
 EDITABLE_FIELDS = {"title", "description", "acceptance_criteria", "priority", "assignee", "labels"}
@@ -41,6 +41,16 @@ def ticket_payload(ticket: Ticket) -> dict:
     from tickets.serializers import TicketSerializer
 
     return dict(TicketSerializer(ticket).data)
+
+
+def known_relations(ticket: Ticket, *, labels: list[Label], blocked_by: list[Ticket]) -> None:
+    """Fill the ticket's labels and blockers as prefetch_related would, from rows in hand."""
+    cache = ticket.__dict__.setdefault("_prefetched_objects_cache", {})
+    for name, rows in (("labels", labels), ("blocked_by", blocked_by)):
+        rows_queryset = getattr(ticket, name).all()
+        rows_queryset._result_cache = list(rows)
+        rows_queryset._prefetch_done = True
+        cache[name] = rows_queryset
 
 
 def tracked_values(ticket: Ticket, label_names: Iterable[str]) -> dict:
@@ -308,18 +318,21 @@ def ticket_create(
     )
     label_names = values.pop("labels")
     with transaction.atomic():
-        board = _board_for_write(board_id, actor)
+        require_board(actor, board_id, WRITE)
+        columns = list(Column.objects.filter(board_id=board_id).order_by("position"))
+        if not columns and not Board.objects.filter(pk=board_id).exists():
+            raise NotFound(f"Board {board_id} does not exist.")
         if column is None:
-            target = Column.objects.filter(board=board).order_by("position").first()
-            if target is None:
+            if not columns:
                 raise InvalidInput(f"Board {board_id} has no columns.")
+            target = columns[0]
         else:
-            target = column_by_name(board_id=board.id, name=column)
+            target = _column_named(columns, column)
         _lock_column(target)
         _ensure_room(target, 1)
         now = timezone.now()
         ticket = Ticket.objects.create(
-            board=board,
+            board_id=board_id,
             column=target,
             position=_position_in(target, position),
             created_by=actor,
@@ -328,7 +341,15 @@ def ticket_create(
             updated_at=now,
             **values,
         )
-        ticket.labels.set(_labels_for(board.id, label_names))
+        labels = _labels_for(board_id, label_names)
+        if labels:
+            Ticket.labels.through.objects.bulk_create(
+                [Ticket.labels.through(ticket_id=ticket.pk, label_id=label.pk) for label in labels]
+            )
+        # A new ticket's relations are known: its representation needs no more queries
+        # (the event and the API answer are both made from this object).
+        ticket.last_column_id = columns[-1].pk
+        known_relations(ticket, labels=labels, blocked_by=[])
         initial = {
             name: value
             for name, value in tracked_values(ticket, label_names).items()
@@ -336,12 +357,12 @@ def ticket_create(
         }
         _record(
             actor=actor,
-            board_id=board.id,
+            board_id=board_id,
             at=now,
             changes=[TicketChange(ticket.id, "created", _diffs({}, initial))],
         )
         event_append(
-            board_id=board.id, type="ticket_created", payload=ticket_payload(ticket), actor=actor
+            board_id=board_id, type="ticket_created", payload=ticket_payload(ticket), actor=actor
         )
     return ticket
 
@@ -798,13 +819,12 @@ def _announce_unblocked(*, actor, board_id: int, finished_ids: list[int]) -> Non
     """Tickets that reached the board's last column may unblock others: tell watchers."""
     if not finished_ids:
         return
-    last_column = Column.objects.filter(board_id=board_id).order_by("-position").first()
-    finished = [
-        pk
-        for pk in Ticket.objects.filter(pk__in=finished_ids, column=last_column).values_list(
-            "pk", flat=True
-        )
-    ]
+    finished = list(
+        Ticket.objects.filter(pk__in=finished_ids)
+        .annotate(last_column_id=last_column_subquery())
+        .filter(column_id=F("last_column_id"))
+        .values_list("pk", flat=True)
+    )
     if not finished:
         return
     dependants = ticket_queryset().filter(blocked_by__in=finished).distinct()
