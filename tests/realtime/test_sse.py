@@ -158,38 +158,42 @@ def test_unknown_board_is_404_and_strangers_are_401(api, anon, user):
         assert bad["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_stream_ends_when_the_watcher_is_removed_from_the_board(server, user, board):
+def frames_after_cut(server, board, username: str, cut) -> list[dict]:
+    """Open a stream as a new agent member of `board`, call `cut(agent_user, token)`,
+    write a ticket, and return every frame the stream still sent before it ended."""
     from agents.services import agent_create
-    from boards.services import membership_remove
     from tests.factories import add_member
 
-    issued = agent_create(username="sse-watcher")
+    issued = agent_create(username=username)
     add_member(board, issued.token.user, "agent")
     headers = {"Authorization": f"Bearer {issued.secret}"}
     with open_stream(server, board, headers) as response:
         assert response.status_code == 200
         stream = frames(response.iter_lines())
         assert next(stream) == {"retry": "400", ":": "connected"}
-        membership_remove(actor=user, board_id=board.pk, user_id=issued.token.user.pk)
-        make_ticket(user, board, "After removal")
-        # Within a heartbeat (1 s here) the stream ends, and what was written after the
-        # removal never reaches the removed member.
-        rest = list(stream)
+        cut(issued.token.user, issued.token)
+        make_ticket(board.created_by, board, "After the cut")
+        rest, deadline = [], time.monotonic() + 10
+        for frame in stream:  # heartbeats come every second, so this loop checks often
+            rest.append(frame)
+            assert time.monotonic() < deadline, "the stream went on after the cut"
+        return rest
+
+
+def test_stream_ends_when_the_watcher_is_removed_from_the_board(server, user, board):
+    from boards.services import membership_remove
+
+    def remove(agent, token):
+        membership_remove(actor=user, board_id=board.pk, user_id=agent.pk)
+
+    rest = frames_after_cut(server, board, "sse-watcher", remove)
     assert all(frame.get("event") != "ticket_created" for frame in rest)
 
 
 def test_stream_ends_when_its_token_is_revoked(server, user, board):
-    from agents.services import agent_create, token_revoke
-    from tests.factories import add_member
+    from agents.services import token_revoke
 
-    issued = agent_create(username="sse-revoked")
-    add_member(board, issued.token.user, "agent")
-    headers = {"Authorization": f"Bearer {issued.secret}"}
-    with open_stream(server, board, headers) as response:
-        assert response.status_code == 200
-        stream = frames(response.iter_lines())
-        assert next(stream) == {"retry": "400", ":": "connected"}
-        token_revoke(actor=None, token=issued.token)
-        make_ticket(user, board, "After revocation")
-        rest = list(stream)
+    rest = frames_after_cut(
+        server, board, "sse-revoked", lambda agent, token: token_revoke(actor=None, token=token)
+    )
     assert all(frame.get("event") != "ticket_created" for frame in rest)
