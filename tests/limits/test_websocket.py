@@ -37,6 +37,9 @@ async def opens(headers) -> bool:
     assert message["retry_after"] >= 1 and "WebSocket connections" in message["message"]
     closed = await socket.receive_output(timeout=5)
     assert closed == {"type": "websocket.close", "code": 4429}
+    # Let the consumer hear the disconnect and finish; a consumer left running is
+    # cancelled at the event loop's teardown, which can hang on the Redis layer.
+    await socket.disconnect(timeout=10)
     return False
 
 
@@ -61,6 +64,8 @@ async def test_anonymous_connects_count_per_address(limits):
     second = WebsocketCommunicator(application, "/ws/connect")
     await second.connect()
     assert (await second.receive_json_from(timeout=5))["code"] == "rate_limited"
+    for each in (socket, second):
+        await each.disconnect(timeout=10)
 
 
 async def test_no_connect_limit_when_switched_off(limits, secrets):
