@@ -9,7 +9,6 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -18,15 +17,34 @@ from agent_kanban.errors import DomainError, Forbidden, InvalidInput, NotFound
 from boards import access, selectors, services
 from boards.forms import BoardFilters
 from boards.models import Column, Role
-from boards.templatetags.board_tags import card_context
+from boards.templatetags.board_tags import card_context, cards_html
 from boards.templatetags.timeline import timeline
 from comments.selectors import ticket_comments
 from history.selectors import ticket_history
 from stats.selectors import board_ticket_colors
 from tickets.models import Label, Priority
-from tickets.selectors import ticket_dependencies, ticket_get, ticket_list
+from tickets.selectors import (
+    ticket_dependencies,
+    ticket_get,
+    ticket_list,
+    with_board_relations,
+)
 
 CARDS_PER_REQUEST = 500
+CARD_FIELDS = [
+    "id",
+    "board_id",
+    "column_id",
+    "version",
+    "priority",
+    "title",
+    "position",
+    "column_entered_at",
+    "lease_expires_at",
+    "assignee__username",
+    "claimed_by__username",
+    "claimed_by__is_agent",
+]
 
 
 def _board_or_404(request: HttpRequest, board_id: int):
@@ -154,11 +172,18 @@ def board_page(request: HttpRequest, board_id: int) -> HttpResponse:
     columns = selectors.board_columns(board_id=board_id)
     cards: dict[int, list[dict]] = {column["id"]: [] for column in columns}
     colours = board_ticket_colors(board_id)
-    for ticket in _filtered_tickets(request, board_id, filters, now):
+    tickets = _filtered_tickets(request, board_id, filters, now)
+    # What a card shows (boards.templatetags.board_tags.card_context), and no more: no
+    # description, column or author rows; instances of 5,000 rows are the page's cost.
+    tickets = (
+        tickets.select_related(None).select_related("assignee", "claimed_by").only(*CARD_FIELDS)
+    )
+    tickets = with_board_relations(tickets, board_id)
+    for ticket in tickets:
         cards[ticket.column_id].append(card_context(ticket, now, colours.get(ticket.pk)))
     for column in columns:
-        column["cards"] = cards[column["id"]]
-    shown = sum(len(column["cards"]) for column in columns)
+        column["cards_html"] = cards_html(cards[column["id"]])
+    shown = len(tickets)
     total = sum(column["ticket_count"] for column in columns)
     context = {
         "board": board,
@@ -192,14 +217,10 @@ def cards_fragment(request: HttpRequest, board_id: int, ticket_id: int | None = 
     ids = [ticket_id] if ticket_id is not None else _parse_ids(request.GET.get("ids", ""))
     filters = BoardFilters.from_query(request.GET)
     now = timezone.now()
+    # A few cards (one per live event): prefetching by id beats reading the whole board's links.
     tickets = list(_filtered_tickets(request, board_id, filters, now).filter(pk__in=ids))
     colours = board_ticket_colors(board_id) if tickets else {}
-    html = "".join(
-        render_to_string(
-            "boards/_card.html", card_context(ticket, now, colours.get(ticket.pk)), request=request
-        )
-        for ticket in tickets
-    )
+    html = cards_html([card_context(ticket, now, colours.get(ticket.pk)) for ticket in tickets])
     if ticket_id is not None and not html:
         # 204 says "not on this board as filtered", so the page drops the card.
         return HttpResponse(status=204)

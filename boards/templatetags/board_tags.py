@@ -3,6 +3,7 @@ fragment), safe Markdown, label colours and short durations."""
 
 import zlib
 from datetime import datetime
+from html import escape
 
 import markdown as markdown_lib
 import nh3
@@ -10,6 +11,7 @@ from django import template
 from django.utils.safestring import SafeString, mark_safe
 
 from tickets.models import Ticket
+from tickets.selectors import prefetched
 
 register = template.Library()
 
@@ -76,8 +78,8 @@ def card_context(ticket: Ticket, now: datetime, colour: dict | None = None) -> d
             "until": ticket.lease_expires_at.isoformat(),
             "left": short_duration((ticket.lease_expires_at - now).total_seconds()),
         }
-    blockers = sorted(ticket.blocked_by.all(), key=_pk)
-    labels = [label.name for label in ticket.labels.all()]
+    blockers = sorted(prefetched(ticket, "blocked_by"), key=_pk)
+    labels = [label.name for label in prefetched(ticket, "labels")]
     last_column_id = getattr(ticket, "last_column_id", None)
     assignee = ticket.assignee.username if ticket.assignee_id else None
     return {
@@ -106,10 +108,78 @@ def _pk(ticket: Ticket) -> int:
     return ticket.pk
 
 
-@register.inclusion_tag("boards/_card.html")
-def card(context: dict) -> dict:
-    """`{% card column_card %}` renders one card context with the one card template."""
-    return context
+def card_html(card: dict) -> str:
+    """One card's markup, from a `card_context`. Plain Python rather than a template: a
+    board renders thousands, and a template costs ~0.6 ms a card. `html.escape` is what
+    Django's autoescaping does. No whitespace between the tags: the card's rows are
+    blocks and flex boxes, where it shows nothing, and 5,000 cards carried 300 KB of it."""
+    priority = escape(card["priority"])
+    claim = card["claim"]
+    classes = priority
+    if card["is_blocked"]:
+        classes += " is-blocked"
+    if claim:
+        classes += " is-claimed"
+    card_id = card["id"]
+    blocked = (
+        f'<span class="badge badge-blocked" title="Blocked by {escape(card["blockers"])}">'
+        "Blocked</span>"
+        if card["is_blocked"]
+        else ""
+    )
+    age_class = f" age-{escape(card['age_colour'])}" if card["age_colour"] else ""
+    labels = ""
+    if card["labels"]:
+        items = "".join(
+            f'<li class="label" style="--h: {label_hue}">{escape(name)}</li>'
+            for name, label_hue in card["labels"]
+        )
+        labels = f'<ul class="labels" aria-label="Labels">{items}</ul>'
+    foot = ""
+    assignee = card["assignee"]
+    if assignee or claim:
+        claim_html = ""
+        if claim:
+            holder = escape(claim["holder"])
+            agent_class, agent_note = (" is-agent", " (agent)") if claim["is_agent"] else ("", "")
+            claim_html = (
+                f'<span class="badge badge-claim{agent_class}" title="Claimed by {holder}'
+                f'{agent_note}; the lease runs out unless renewed"><span class="claim-dot" '
+                f'aria-hidden="true"></span><span class="claim-holder">{holder}</span> · '
+                f'<time datetime="{escape(claim["until"])}" data-until>'
+                f"{escape(claim['left'])}</time> left</span>"
+            )
+        assignee_html = ""
+        if assignee:
+            name = escape(assignee)
+            assignee_html = (
+                f'<span class="assignee" title="Assigned to {name}"><span class="avatar" '
+                f'style="--h: {card["assignee_hue"]}" aria-hidden="true">'
+                f'{escape(card["assignee_initials"])}</span><span class="assignee-name">'
+                f"{name}</span></span>"
+            )
+        foot = f'<div class="card-foot">{claim_html}{assignee_html}</div>'
+    ticket = card["ticket"]
+    return (
+        f'<article class="card prio-{classes}" id="card-{card_id}" data-card '
+        f'data-id="{card_id}" data-version="{card["version"]}" '
+        f'data-column-id="{card["column_id"]}" data-position="{ticket.position}" '
+        'tabindex="0" aria-roledescription="card">'
+        '<div class="card-top">'
+        f'<span class="card-id">#{card_id}</span>'
+        f'<span class="prio prio-{priority}" title="Priority: {priority}">{priority}</span>'
+        f"{blocked}"
+        f'<time class="card-age{age_class}" datetime="{escape(card["entered"])}" data-age '
+        f'title="{escape(card["age_reason"])}">{escape(card["age"])}</time>'
+        "</div>"
+        f'<a class="card-title" href="/boards/{card["board_id"]}/?card={card_id}" '
+        f'data-open-card draggable="false" tabindex="-1">{escape(ticket.title)}</a>'
+        f"{labels}{foot}</article>\n"
+    )
+
+
+def cards_html(cards: list[dict]) -> SafeString:
+    return mark_safe("".join(card_html(card) for card in cards))  # every value escaped above
 
 
 @register.filter(name="local")
