@@ -4,6 +4,7 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from agent_kanban.ratelimits import remember_token_user
 from agents.models import ApiToken
 from agents.services import hash_token, token_touch
 
@@ -16,6 +17,7 @@ def user_for_token(secret: str):
     Never keep it beyond the request or connection it was made for."""
     # Whether the token is limited to some boards comes with the token: most are not,
     # and then no request has to ask for its boards again.
+    key_hash = hash_token(secret)
     token = (
         ApiToken.objects.select_related("user")
         .annotate(
@@ -23,7 +25,7 @@ def user_for_token(secret: str):
                 ApiToken.boards.through.objects.filter(apitoken_id=OuterRef("pk"))
             )
         )
-        .filter(key_hash=hash_token(secret), revoked_at__isnull=True)
+        .filter(key_hash=key_hash, revoked_at__isnull=True)
         .first()
     )
     if token is None or not token.user.is_active:
@@ -32,6 +34,7 @@ def user_for_token(secret: str):
         return None, None
     if not token.has_board_limits:
         token._scoped_board_ids = frozenset()
+    remember_token_user(key_hash, token.user_id)
     token_touch(token=token, every_seconds=settings.API_TOKEN_TOUCH_SECONDS)
     user = token.user
     user.api_token = token
