@@ -2,7 +2,6 @@
 operator runs it (`manage.py` in a child process), against databases of the test's
 own, so both test passes exercise both engines."""
 
-import json
 import os
 import sqlite3
 import subprocess
@@ -13,6 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+
+from tests.realtime import procs as realtime_procs
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -69,20 +70,9 @@ def manage_at_a_terminal(env: dict, *args: str, answer: str) -> subprocess.Compl
 
 
 def run_django(env: dict, code: str, timeout: float = 180) -> dict:
-    """Run `code` in a fresh process with Django set up; the `result` it sets comes back."""
-    script = f"import json, django\ndjango.setup()\nresult = None\n{code}\n"
-    script += "print('RESULT=' + json.dumps(result))\n"
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    line = [row for row in done.stdout.splitlines() if row.startswith("RESULT=")][-1]
-    return json.loads(line.removeprefix("RESULT="))
+    """Run `code` in a fresh process with Django set up; the `result` it sets comes back
+    (the realtime tests' helper, with more patience for seeding whole databases)."""
+    return realtime_procs.run_django(code, env, timeout)
 
 
 def migrate_and_seed(env: dict) -> dict:
