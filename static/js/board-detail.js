@@ -168,7 +168,7 @@
       return;
     }
     state.openTicket = null;
-    detailDialog.close();
+    closeDetail();
     const card = cardById(id);
     if (card) removeCard(card);
     scheduleCounts();
@@ -285,7 +285,20 @@
 
   async function requestClose() {
     if (formDirty() && !(await AK.confirmDialog("Discard your unsaved changes to this card?", "Discard"))) return;
+    closeDetail();
+  }
+
+  /** Closes the dialog and forgets the card now, not when the queued "close" event runs. */
+  function closeDetail() {
     detailDialog.close();
+    forgetOpenCard();
+  }
+
+  function forgetOpenCard() {
+    const id = state.openTicket;
+    state.openTicket = null;
+    setCardParam(null);
+    if (id) cardById(id)?.focus({ preventScroll: true });
   }
 
   detailDialog.addEventListener("cancel", (event) => {
@@ -293,12 +306,7 @@
     requestClose();
   });
 
-  detailDialog.addEventListener("close", () => {
-    const id = state.openTicket;
-    state.openTicket = null;
-    setCardParam(null);
-    if (id) cardById(id)?.focus({ preventScroll: true });
-  });
+  detailDialog.addEventListener("close", forgetOpenCard);
 
   /** A live change to the open card: refresh it unless the person is editing it. */
   function detailChanged(message) {
