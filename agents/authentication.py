@@ -18,7 +18,7 @@ def user_for_token(secret: str):
     # Whether the token is limited to some boards comes with the token: most are not,
     # and then no request has to ask for its boards again.
     key_hash = hash_token(secret)
-    token = (
+    found = (
         ApiToken.objects.select_related("user")
         .annotate(
             has_board_limits=Exists(
@@ -26,8 +26,9 @@ def user_for_token(secret: str):
             )
         )
         .filter(key_hash=key_hash, revoked_at__isnull=True)
-        .first()
+        .order_by()[:1]
     )
+    token = next(iter(found), None)
     if token is None or not token.user.is_active:
         return None, None
     if token.expires_at is not None and token.expires_at <= timezone.now():

@@ -9,8 +9,7 @@ cut."""
 
 import logging
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from agent_kanban import channel_send
 
 logger = logging.getLogger(__name__)
 
@@ -23,11 +22,8 @@ def token_group_name(token_id: int) -> str:
 
 
 def announce_revoked(token_id: int) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
     try:
-        async_to_sync(layer.group_send)(
+        channel_send.group_send(
             token_group_name(token_id), {"type": REVOKED_MESSAGE_TYPE, "token_id": token_id}
         )
     except Exception:

@@ -124,6 +124,23 @@ def require_ticket(user, ticket_id: int, need: str = READ) -> int:
     return board_id
 
 
+def readable_ticket(user, tickets: QuerySet, ticket_id: int):
+    """The ticket of `tickets` with id `ticket_id` when `user` may read its board, else
+    NotFound worded as for a missing one. The user's role comes in the ticket's own query."""
+    ticket = None
+    if isinstance(ticket_id, int) and not isinstance(ticket_id, bool) and 1 <= ticket_id <= ID_MAX:
+        tickets = tickets.filter(pk=ticket_id).order_by()
+        if _may_have_role(user) and not user.is_staff:
+            role = BoardMembership.objects.filter(board_id=OuterRef("board_id"), user_id=user.pk)
+            tickets = tickets.annotate(viewer_role=Subquery(role.values("role")[:1]))
+        ticket = next(iter(tickets), None)
+    if ticket is not None and hasattr(ticket, "viewer_role"):
+        user.__dict__.setdefault("_board_roles", {})[ticket.board_id] = ticket.viewer_role
+    if ticket is None or not can(user, ticket.board_id, READ):
+        raise NotFound(f"Ticket {ticket_id} does not exist.")
+    return ticket
+
+
 def _ticket_board_id(user, ticket_id: int) -> int | None:
     """The ticket's board id; the user's role there comes in the same query and is
     remembered as board_role would, so the check that follows asks nothing more."""

@@ -1,13 +1,11 @@
 import json
 import logging
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
-from agent_kanban import metrics
+from agent_kanban import channel_send, metrics
 from boards.models import Board
 from history.models import BoardEvent
 
@@ -31,15 +29,12 @@ def event_message(event: BoardEvent) -> dict:
 
 
 def _broadcast(message: dict) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
     try:
         # The text is made once here rather than once per watcher: with a thousand
         # watchers, encoding the same event a thousand times was a visible share of the
         # fan-out time.
         text = json.dumps(message, cls=DjangoJSONEncoder)
-        async_to_sync(layer.group_send)(
+        channel_send.group_send(
             board_group_name(message["board_id"]),
             {"type": "board.event", "message": message, "text": text},
         )

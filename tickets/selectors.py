@@ -1,15 +1,16 @@
 import copy
 from collections.abc import Iterable
 
+from django.contrib.auth import get_user_model
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 
-from agent_kanban.errors import NotFound
-from boards.access import READ, readable_boards, require_board, require_ticket
+from boards.access import READ, readable_boards, readable_ticket, require_board
 from boards.models import Column
 from tickets import rules
 from tickets.models import Label, Ticket
 
 BLOCKER_FIELDS = ["id", "column_id"]
+User = get_user_model()
 
 
 def last_column_subquery() -> Subquery:
@@ -33,11 +34,7 @@ def ticket_queryset() -> QuerySet[Ticket]:
 
 def ticket_get(*, actor, ticket_id: int) -> Ticket:
     """The ticket, or NotFound when it is missing or on a board `actor` may not read."""
-    require_ticket(actor, ticket_id, READ)
-    ticket = ticket_queryset().filter(pk=ticket_id).first()
-    if ticket is None:
-        raise NotFound(f"Ticket {ticket_id} does not exist.")
-    return ticket
+    return readable_ticket(actor, ticket_queryset(), ticket_id)
 
 
 def ticket_list(
@@ -77,7 +74,31 @@ def ticket_list(
 
 def board_tickets(*, actor, board_id: int) -> list[Ticket]:
     """Every ticket of the board in board order, with labels and blockers attached."""
-    return with_board_relations(ticket_list(actor=actor, board_id=board_id), board_id)
+    tickets = ticket_list(actor=actor, board_id=board_id).select_related(None)
+    tickets = with_board_relations(tickets, board_id)
+    _attach_columns_and_people(tickets, board_id)
+    return tickets
+
+
+def _attach_columns_and_people(tickets: list[Ticket], board_id: int) -> None:
+    """What `select_related` would join, read once each: a board has a handful of
+    columns and people, and joining them made an instance of each per ticket."""
+    columns = {column.pk: column for column in Column.objects.filter(board_id=board_id)}
+    people_fields = [
+        Ticket._meta.get_field(name) for name in ("assignee", "created_by", "claimed_by")
+    ]
+    wanted = {
+        person_id
+        for ticket in tickets
+        for field in people_fields
+        if (person_id := getattr(ticket, field.attname)) is not None
+    }
+    people = {person.pk: person for person in User.objects.filter(pk__in=wanted)} if wanted else {}
+    column_field = Ticket._meta.get_field("column")
+    for ticket in tickets:
+        column_field.set_cached_value(ticket, columns[ticket.column_id])
+        for field in people_fields:
+            field.set_cached_value(ticket, people.get(getattr(ticket, field.attname)))
 
 
 def with_board_relations(tickets: QuerySet[Ticket], board_id: int) -> list[Ticket]:

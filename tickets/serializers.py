@@ -1,3 +1,5 @@
+from datetime import datetime, tzinfo
+
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -6,10 +8,65 @@ from agent_kanban.adapters import RefuseUnknownFields
 from boards.models import Column
 from tickets import rules
 from tickets.models import Ticket
+from tickets.selectors import prefetched
+
+
+def _iso(moment: datetime | None, zone: tzinfo) -> str | None:
+    """DRF's ISO 8601 form of an aware datetime: in the current zone, UTC written as Z."""
+    if moment is None:
+        return None
+    text = moment.astimezone(zone).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def ticket_representation(ticket: Ticket, *, now: datetime, zone: tzinfo) -> dict:
+    """What `TicketSerializer` declares, built directly: on a board read the field
+    machinery cost more than the queries. A test holds the two equal field by field."""
+    claimant = ticket.active_claimant_id(now)
+    blockers = list(prefetched(ticket, "blocked_by"))
+    return {
+        "id": ticket.pk,
+        "board_id": ticket.board_id,
+        "title": ticket.title,
+        "description": ticket.description,
+        "acceptance_criteria": ticket.acceptance_criteria,
+        "priority": ticket.priority_name,
+        "current_column": ticket.column.name,
+        "column_id": ticket.column_id,
+        "position": ticket.position,
+        "assignee": ticket.assignee.username if ticket.assignee_id else None,
+        "created_by": ticket.created_by.username if ticket.created_by_id else None,
+        "labels": sorted(label.name for label in prefetched(ticket, "labels")),
+        "column_entered_at": _iso(ticket.column_entered_at, zone),
+        "created_at": _iso(ticket.created_at, zone),
+        "updated_at": _iso(ticket.updated_at, zone),
+        "version": ticket.version,
+        "claimed_by": ticket.claimed_by.username if claimant is not None else None,
+        "lease_expires_at": _iso(ticket.lease_expires_at, zone) if claimant is not None else None,
+        "blocked_by": sorted(blocker.pk for blocker in blockers),
+        "is_blocked": _has_unfinished(ticket, blockers),
+    }
+
+
+def _has_unfinished(ticket: Ticket, blockers: list[Ticket]) -> bool:
+    if not blockers:
+        return False
+    last_column_id = getattr(ticket, "last_column_id", None)
+    if last_column_id is None:
+        last_column_id = (
+            Column.objects.filter(board_id=ticket.board_id)
+            .order_by("-position")
+            .values_list("pk", flat=True)
+            .first()
+        )
+    return any(blocker.column_id != last_column_id for blocker in blockers)
 
 
 class TicketSerializer(serializers.ModelSerializer):
-    """How a ticket looks everywhere: API responses, board events, exports."""
+    """How a ticket looks everywhere: API responses, board events, exports.
+
+    The fields declare the shape (and the OpenAPI schema); `ticket_representation`
+    produces it."""
 
     board_id = serializers.IntegerField(read_only=True)
     column_id = serializers.IntegerField(read_only=True)
@@ -54,6 +111,15 @@ class TicketSerializer(serializers.ModelSerializer):
             "is_blocked",
         ]
         read_only_fields = fields
+
+    def to_representation(self, instance: Ticket) -> dict:
+        return ticket_representation(
+            instance, now=timezone.now(), zone=timezone.get_current_timezone()
+        )
+
+    def field_representation(self, instance: Ticket) -> dict:
+        """The representation DRF's fields would give; what the fast one is tested against."""
+        return super().to_representation(instance)
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_labels(self, ticket: Ticket) -> list[str]:

@@ -14,8 +14,8 @@ from tickets.services import ticket_claim, ticket_set_dependencies
 
 pytestmark = pytest.mark.django_db
 
-# session, user, role, board-order tickets, label links, dependency links
-BOARD_READ_QUERIES = 6
+# session, user, role, board-order tickets, label links, dependency links, columns, people
+BOARD_READ_QUERIES = 8
 # the page's share: session, user, the board and its access, columns, colours, tickets,
 # label links, dependency links, labels and people for the filters
 BOARD_PAGE_QUERIES = 15
