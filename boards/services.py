@@ -9,6 +9,7 @@ from audit.services import audit_record
 from boards import access
 from boards.access import ADMIN, WRITE, require_board
 from boards.models import DEFAULT_COLUMNS, Board, BoardMembership, Column, Role
+from history.access_push import access_changed_on_commit
 from history.services import event_append
 from tickets.models import Ticket
 
@@ -334,3 +335,5 @@ def membership_remove(*, actor, board_id: int, user_id: int) -> None:
             action="membership.removed",
             old_role=membership.role,
         )
+        # Their open WebSockets stop watching the board at once, not at the next heartbeat.
+        access_changed_on_commit(membership.user_id)

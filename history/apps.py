@@ -5,4 +5,6 @@ class HistoryConfig(AppConfig):
     name = "history"
 
     def ready(self) -> None:
-        from history import receivers  # noqa: F401 — connects the domain-signal receivers
+        # Connect the receivers: the domain signals that write history, and the user
+        # saves that tell open WebSockets about lost rights.
+        from history import access_push, receivers  # noqa: F401

@@ -9,9 +9,12 @@ accept reaches a browser as 1006 with no code at all:
 4400 bad query parameters, 4401 not signed in (or a bad token), 4403 may not read
 the board, 4404 no such board, 4408 silent for three heartbeats, 4429 this instance
 is at WS_MAX_CONNECTIONS; 1009 a message over WS_MAX_MESSAGE_BYTES; 1008 more than
-WS_MAX_MESSAGES_PER_MINUTE messages from the client. A connection opened with an API
-token is closed with 4401 (after an error frame `token_revoked`) once the token is
-revoked or expires.
+WS_MAX_MESSAGES_PER_MINUTE messages from the client. A connection is closed with 4401,
+after an error frame `token_revoked` or `account_inactive`, once its API token is revoked
+or expires, or its account is switched off; a board its user may no longer read is
+unsubscribed (`unsubscribed`, reason `board_not_found`). Both happen at once when the
+change is announced (`agents.revocation`, `history.access_push`), and at the latest at
+the next heartbeat.
 """
 
 import asyncio
@@ -26,7 +29,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
-from agent_kanban.errors import DomainError, Forbidden, InvalidInput, NotFound
+from agent_kanban.errors import DomainError, InvalidInput, NotFound
 from agents.revocation import token_group_name
 from agents.services import token_is_usable
 from history import realtime
@@ -57,15 +60,21 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
         self.last_heard = time.monotonic()
         self.rate = MessageRate(settings.WS_MAX_MESSAGES_PER_MINUTE)
         self.token_id: int | None = None
+        self.user_id: int | None = None
         await self.accept()
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             return await self.close_with(CLOSE_UNAUTHENTICATED)
+        # Revoking the token, or shrinking what the user may read, reaches this
+        # connection through these groups.
+        self.user_id = user.pk
         token = getattr(user, "api_token", None)
-        if token is not None:
-            # Revoking the token reaches this connection through its group.
-            self.token_id = token.pk
-            await self.channel_layer.group_add(token_group_name(token.pk), self.channel_name)
+        self.token_id = token.pk if token is not None else None
+        for group in self.identity_groups():
+            await self.channel_layer.group_add(group, self.channel_name)
+        # Switched off after signing in but before joining the group: no message comes.
+        if await self.close_if_switched_off():
+            return
         if not realtime.connections.try_open():
             return await self.close_with(CLOSE_OVER_CAPACITY)
         self.counted = True
@@ -91,10 +100,17 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
             realtime.connections.release()
         for board_id in list(getattr(self, "boards", {})):
             await self.channel_layer.group_discard(board_group_name(board_id), self.channel_name)
+        for group in self.identity_groups():
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    def identity_groups(self) -> list[str]:
+        """The groups of this connection's user and token (none before sign-in)."""
+        groups = []
+        if getattr(self, "user_id", None) is not None:
+            groups.append(realtime.user_group_name(self.user_id))
         if getattr(self, "token_id", None) is not None:
-            await self.channel_layer.group_discard(
-                token_group_name(self.token_id), self.channel_name
-            )
+            groups.append(token_group_name(self.token_id))
+        return groups
 
     async def dispatch(self, message: dict) -> None:
         """Channels' dispatch, without its `aclose_old_connections()` before every
@@ -170,17 +186,19 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
         the read arrive live, queued behind this handler (Channels hands the consumer
         one message at a time, so the channel is the buffer); events both read and
         pushed are dropped by their sequence number; a push that was lost or dropped
-        for a full channel shows as a gap and is read from the log."""
+        for a full channel shows as a gap and is read from the log. The right to read
+        is asked after the log's position is read, so nothing committed after a
+        removal is replayed."""
         if board_id not in self.boards and len(self.boards) >= settings.WS_MAX_BOARDS:
             raise InvalidInput(f"A connection may watch at most {settings.WS_MAX_BOARDS} boards.")
-        user = self.scope["user"]
-        if not await database_sync_to_async(realtime.can_read_board)(user, board_id):
-            raise Forbidden(f"You may not read board {board_id}.")
         await self.channel_layer.group_add(board_group_name(board_id), self.channel_name)
-        current = await database_sync_to_async(realtime.board_last_seq)(board_id)
-        if current is None:
+        try:
+            current = await database_sync_to_async(realtime.readable_board_last_seq)(
+                self.scope["user"], board_id
+            )
+        except NotFound:
             await self.unsubscribe(board_id)
-            raise NotFound(f"Board {board_id} does not exist.", code="board_not_found")
+            raise
         async with self.lock:
             if since is not None or board_id not in self.boards:
                 # A `since` from a newer log than this one (a restored database)
@@ -232,7 +250,7 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
         if event["event"] == "board_deleted":
             await self.unsubscribe(board_id)
 
-    # ------------------------------------------------------------ the token
+    # ------------------------------------------------------------ the token and the account
 
     async def token_revoked(self, message: dict) -> None:
         if message.get("token_id") == self.token_id:
@@ -241,6 +259,39 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
     async def close_for_token(self) -> None:
         await self.send_error("token_revoked", "The token is revoked or expired.")
         await self.close_with(CLOSE_UNAUTHENTICATED)
+
+    async def access_changed(self, message: dict) -> None:
+        """What the user may read may have shrunk: ask again now. Channels hands this
+        consumer one message at a time, so a board found unreadable here is unsubscribed
+        before any later message is handled, and `board_event` drops the later events
+        of a board no longer watched. Those later events include every event committed
+        after a removal: the removal held the board row locked (as every event write
+        does) and sends this message as its commit returns, so theirs are sent after it,
+        unless a writer elsewhere commits and sends within that very instant."""
+        if not await self.close_if_switched_off():
+            await self.drop_unreadable(list(self.boards))
+
+    async def close_if_switched_off(self) -> bool:
+        """Asked afresh: a switched-off (or deleted) account's connection is closed like
+        a revoked token's. True when it was closed."""
+        if await database_sync_to_async(realtime.account_active)(self.scope["user"]):
+            return False
+        await self.send_error("account_inactive", "The account is switched off.")
+        await self.close_with(CLOSE_UNAUTHENTICATED)
+        return True
+
+    async def drop_unreadable(self, board_ids: list[int]) -> None:
+        """Unsubscribe those of the boards the user may no longer read: from now on it is
+        as if they did not exist."""
+        readable = await database_sync_to_async(realtime.boards_readable)(
+            self.scope["user"], board_ids
+        )
+        for board_id in sorted(set(board_ids) - readable):
+            if board_id in self.boards:  # not unsubscribed by the client meanwhile
+                await self.unsubscribe(board_id)
+                await self.send_json(
+                    {"type": "unsubscribed", "board_id": board_id, "reason": "board_not_found"}
+                )
 
     async def token_still_usable(self) -> bool:
         """Re-checked every heartbeat: a revocation whose message was lost, or an expiry,
@@ -259,11 +310,14 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
                 realtime.connections.closed_silent += 1
                 return await self.close_with(CLOSE_SILENT)
             try:
+                if await self.close_if_switched_off():
+                    return
                 if not await self.token_still_usable():
                     return await self.close_for_token()
             except Exception:
                 logger.warning(
-                    "WebSocket token check failed; next heartbeat retries", exc_info=True
+                    "WebSocket account or token check failed; next heartbeat retries",
+                    exc_info=True,
                 )
             await self.send_json({"type": "heartbeat"})
             try:
@@ -272,25 +326,23 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
                 logger.warning("WebSocket catch-up failed; next heartbeat retries", exc_info=True)
 
     async def catch_up(self) -> None:
-        """Once a heartbeat: renew group membership (Redis expires it after a day) and
-        send what the log has beyond the last event sent, so even a lost push of a
-        board's latest event reaches the client within one heartbeat."""
-        for board_id in list(self.boards):
+        """Once a heartbeat, after the account was asked afresh: renew group membership
+        (Redis expires it after a day), drop boards the user may no longer read (in case
+        the message saying so was lost), and send what the log has beyond the last event
+        sent, so even a lost push of a board's latest event reaches the client within
+        one heartbeat."""
+        watched = list(self.boards)
+        for board_id in watched:
             await self.channel_layer.group_add(board_group_name(board_id), self.channel_name)
-        if self.token_id is not None:
-            await self.channel_layer.group_add(token_group_name(self.token_id), self.channel_name)
-        current = await database_sync_to_async(realtime.boards_last_seq)(list(self.boards))
-        readable = await database_sync_to_async(realtime.boards_still_readable)(
-            self.scope["user"], list(current)
-        )
-        for board_id in set(current) - readable:
-            # Removed from the board while watching: from now on it is as if it did not exist.
-            del current[board_id]
-            await self.unsubscribe(board_id)
-            await self.send_json(
-                {"type": "unsubscribed", "board_id": board_id, "reason": "board_not_found"}
-            )
-        for board_id in list(self.boards):
+        for group in self.identity_groups():
+            await self.channel_layer.group_add(group, self.channel_name)
+        # Positions first, then the right to read: what is sent up to them was committed
+        # while the user could still read the board.
+        current = await database_sync_to_async(realtime.boards_last_seq)(watched)
+        await self.drop_unreadable(list(current))
+        for board_id in watched:
+            if board_id not in self.boards:
+                continue  # dropped just now, or unsubscribed by the client meanwhile
             if board_id not in current:
                 await self.unsubscribe(board_id)
                 await self.send_json(

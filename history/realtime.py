@@ -6,6 +6,7 @@ connection counts. Everything here is synchronous; async callers wrap it in
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 
 from agent_kanban.errors import InvalidInput, NotFound, field_error
 from boards import access
@@ -17,25 +18,51 @@ ID_MAX = 2**63 - 1
 READ_BATCH = 500
 
 
-def can_read_board(user, board_id: int) -> bool:
-    """True when `user` may watch the board's events (may read the board). Otherwise it
-    raises NotFound worded as for a missing board, so that no caller can answer a
-    board that exists but is not theirs differently from one that does not exist."""
-    if not access.can(user, board_id, access.READ):
+def user_group_name(user_id: int) -> str:
+    """The Channels group of every WebSocket connection of one user: told when what the
+    user may read may have shrunk (`history.access_push`)."""
+    return f"user-{user_id}"
+
+
+def account_active(user) -> bool:
+    """Whether the account is still switched on (and still exists), asked afresh in one
+    query. The roles remembered on `user` are forgotten too, so that the next check of a
+    board asks the database."""
+    try:
+        user.refresh_from_db(fields=["is_active", "is_staff"])
+    except ObjectDoesNotExist:
+        return False
+    access.forget_roles(user)
+    return user.is_active
+
+
+def readable_board_last_seq(user, board_id: int) -> int:
+    """The board's latest sequence number, when `user` may read the board. The number is
+    read before the right to read is asked (afresh), so every event up to it was committed
+    while the user could still read the board. Otherwise NotFound, worded as for a missing
+    board, so that no caller can answer a board that exists but is not theirs differently
+    from one that does not exist."""
+    current = board_last_seq(board_id)
+    access.forget_roles(user)
+    if current is None or not access.can(user, board_id, access.READ):
         raise NotFound(f"Board {board_id} does not exist.", code="board_not_found")
-    return True
+    return current
+
+
+def boards_readable(user, board_ids: list[int]) -> set[int]:
+    """Which of the boards `user`, as it stands, may read (one query)."""
+    if not board_ids:
+        return set()
+    readable = access.readable_boards(Board.objects.filter(pk__in=board_ids), user)
+    return set(readable.values_list("pk", flat=True))
 
 
 def boards_still_readable(user, board_ids: list[int]) -> set[int]:
-    """Which of the boards `user` may still read, asked afresh (one query): live
-    connections call it once a heartbeat, so a member removed or demoted while
-    watching, or an account switched off, stops receiving within one heartbeat."""
-    if not board_ids:
+    """Which of the boards `user` may still read, asked afresh (two queries): a member
+    removed or demoted while watching, or an account switched off or deleted, reads none."""
+    if not board_ids or not account_active(user):
         return set()
-    user.refresh_from_db(fields=["is_active", "is_staff"])
-    access.forget_roles(user)
-    readable = access.readable_boards(Board.objects.filter(pk__in=board_ids), user)
-    return set(readable.values_list("pk", flat=True))
+    return boards_readable(user, board_ids)
 
 
 def board_last_seq(board_id: int) -> int | None:

@@ -1,0 +1,59 @@
+"""Telling a user's open WebSocket connections, at once, that what the user may read may
+have shrunk.
+
+Every WebSocket connection joins its user's group (`realtime.user_group_name`). Taking a
+member off a board, and saving or deleting a user in a way that may take rights away
+(switched off, no longer staff), send one message there after the commit; each
+connection then asks the database again: it closes with 4401 when the account is
+switched off or gone, and unsubscribes the boards it may no longer read. With the Redis
+channel layer the message reaches every daphne instance. Connections also ask once a
+heartbeat, so a lost message (or a `QuerySet.update()`, which saves nothing) only delays
+the cut. Server-sent event streams need no message: they ask before every event."""
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from agent_kanban import channel_send
+from history.realtime import user_group_name
+
+logger = logging.getLogger(__name__)
+
+ACCESS_CHANGED_MESSAGE_TYPE = "access.changed"
+
+
+def announce_access_changed(user_id: int) -> None:
+    try:
+        channel_send.group_send(
+            user_group_name(user_id), {"type": ACCESS_CHANGED_MESSAGE_TYPE, "user_id": user_id}
+        )
+    except Exception:
+        # The change is committed; connections find out at their next heartbeat.
+        logger.warning("Could not announce an access change of user %s", user_id, exc_info=True)
+
+
+def access_changed_on_commit(user_id: int) -> None:
+    """Announce once (and only if) the caller's transaction commits: a connection asked
+    before the commit would still find the old rights."""
+    transaction.on_commit(lambda: announce_access_changed(user_id))
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="access_push.user_saved")
+def _user_saved(sender, instance, created: bool, update_fields, raw: bool, **kwargs) -> None:
+    # Admin, commands, any code that saves a user. post_save cannot tell what changed, so
+    # every save that leaves the user switched off or without staff rights is announced;
+    # a new user has no connections, and a save naming only other fields (last_login at
+    # each sign-in) changes no rights.
+    if created or raw or (instance.is_active and instance.is_staff):
+        return
+    if update_fields is not None and not {"is_active", "is_staff"} & set(update_fields):
+        return
+    access_changed_on_commit(instance.pk)
+
+
+@receiver(post_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="access_push.user_deleted")
+def _user_deleted(sender, instance, **kwargs) -> None:
+    access_changed_on_commit(instance.pk)
