@@ -66,7 +66,11 @@ class TicketViewSet(viewsets.GenericViewSet):
     @extend_schema(parameters=[TicketFilterSerializer], responses=TicketSerializer(many=True))
     def list(self, request):
         filters = validated(TicketFilterSerializer, request.query_params)
-        page = self.paginate_queryset(selectors.ticket_list(actor=request.user, **filters))
+        tickets = selectors.with_page_relations(
+            selectors.ticket_list(actor=request.user, **filters)
+        )
+        page = self.paginate_queryset(tickets)
+        selectors.attach_relations(page)
         return self.get_paginated_response(TicketSerializer(page, many=True).data)
 
     @extend_schema(request=TicketCreateSerializer, responses={201: TicketSerializer})

@@ -107,21 +107,39 @@ def with_board_relations(tickets: QuerySet[Ticket], board_id: int) -> list[Ticke
     and builds a filtered queryset per ticket, which is most of a big board's cost.
     For reading: `ticket.labels.all()` and `ticket.blocked_by.all()` answer from memory."""
     tickets = list(tickets.prefetch_related(None))
+    attach_relations(tickets, board_id=board_id)
+    return tickets
+
+
+def with_page_relations(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    """`tickets` to be read a page at a time: `attach_relations` the page afterwards."""
+    return tickets.prefetch_related(None)
+
+
+def attach_relations(tickets: list[Ticket], *, board_id: int | None = None) -> None:
+    """Labels and blockers for `tickets`, read in two queries: of one board when
+    `board_id` is given (a whole board), else of these tickets (a page)."""
     if not tickets:
-        return tickets
+        return
     by_id = {ticket.pk: ticket for ticket in tickets}
+    links = {"ticket__board_id": board_id} if board_id is not None else {"ticket_id__in": by_id}
     labels: dict[int, list[Label]] = {pk: [] for pk in by_id}
     label_links = (
-        Ticket.labels.through.objects.filter(ticket__board_id=board_id)
+        Ticket.labels.through.objects.filter(**links)
         .select_related("label")
         .order_by("label__name", "label_id")
     )
     for link in label_links:
         if link.ticket_id in labels:
             labels[link.ticket_id].append(link.label)
+    blocked = (
+        {"from_ticket__board_id": board_id}
+        if board_id is not None
+        else {"from_ticket_id__in": by_id}
+    )
     blockers: dict[int, list[Ticket]] = {pk: [] for pk in by_id}
     blocker_links = (
-        Ticket.blocked_by.through.objects.filter(from_ticket__board_id=board_id)
+        Ticket.blocked_by.through.objects.filter(**blocked)
         .order_by("to_ticket_id")
         .values_list("from_ticket_id", "to_ticket_id", "to_ticket__column_id")
     )
@@ -136,7 +154,6 @@ def with_board_relations(tickets: QuerySet[Ticket], board_id: int) -> list[Ticke
             "labels": _cached(empty_labels, labels[pk]),
             "blocked_by": _cached(empty_tickets, blockers[pk]),
         }
-    return tickets
 
 
 def prefetched(ticket: Ticket, name: str) -> Iterable:

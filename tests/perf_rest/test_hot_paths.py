@@ -138,3 +138,30 @@ def test_a_token_limited_to_other_boards_still_sees_nothing(
     assert agent_api.get(f"/api/tickets/{warm.pk}").status_code == 404
     response = agent_api.post("/api/comments/", {"ticket_id": warm.pk, "text": "x"}, format="json")
     assert response.status_code == 404
+
+
+def test_a_listed_page_answers_what_each_read_answers_in_constant_queries(agent_api, board, user):
+    blocker = make_ticket(user, board, labels=["infra"])
+    for index in range(12):
+        ticket = make_ticket(user, board, labels=["b", "a", f"l{index % 3}"][: index % 4])
+        if index % 2:
+            agent_api.put(
+                f"/api/tickets/{ticket.pk}/dependencies",
+                {"blocked_by": [blocker.pk]},
+                format="json",
+            )
+
+    def page(size: int):
+        return counted(
+            lambda: agent_api.get(f"/api/tickets/?board_id={board.pk}&page_size={size}")
+        )
+
+    small_count, _ = page(3)
+    count, response = page(13)
+    rows = response.json()["items"]
+    assert len(rows) == 13 and any(row["labels"] for row in rows)
+    assert any(row["is_blocked"] for row in rows)
+    for row in rows:
+        assert row == agent_api.get(f"/api/tickets/{row['id']}").json()
+    # token with its user, the board's role, the count, the page, its labels, its blockers
+    assert count == small_count == 6, str(count)
