@@ -1,0 +1,47 @@
+"""Every write to tickets. Each one runs in a transaction, sends `tickets_changed`
+(history) and appends a board event (live clients), for single and bulk writes alike.
+
+`_writes` holds what every write shares (locking, permission and claim checks, the
+history + event step); `placement` columns, WIP limits and card order; then one module
+a kind of write: `editing`, `bulk`, `dependencies`, `claims`."""
+
+from tickets.services.bulk import (
+    tickets_bulk_assign,
+    tickets_bulk_create,
+    tickets_bulk_move,
+    tickets_bulk_set_priority,
+)
+from tickets.services.claims import (
+    NothingToClaim,
+    leases_expire,
+    ticket_claim,
+    ticket_claim_next,
+    ticket_heartbeat,
+    ticket_release,
+)
+from tickets.services.dependencies import (
+    ticket_add_dependency,
+    ticket_remove_dependency,
+    ticket_set_dependencies,
+)
+from tickets.services.editing import ticket_create, ticket_delete, ticket_move, ticket_update
+
+__all__ = [
+    "NothingToClaim",
+    "leases_expire",
+    "ticket_add_dependency",
+    "ticket_claim",
+    "ticket_claim_next",
+    "ticket_create",
+    "ticket_delete",
+    "ticket_heartbeat",
+    "ticket_move",
+    "ticket_release",
+    "ticket_remove_dependency",
+    "ticket_set_dependencies",
+    "ticket_update",
+    "tickets_bulk_assign",
+    "tickets_bulk_create",
+    "tickets_bulk_move",
+    "tickets_bulk_set_priority",
+]

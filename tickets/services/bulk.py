@@ -1,0 +1,297 @@
+"""Writes to many tickets at once: all or none, with the same history as single writes
+and one board event per board, in a number of queries that does not grow with the
+tickets."""
+
+from collections import Counter, defaultdict
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from agent_kanban.errors import InvalidInput, NotFound, field_error
+from boards.access import READ, WRITE, can, require_board
+from tickets import rules
+from tickets.models import Ticket
+from tickets.ordering import keys_after
+from tickets.selectors import ticket_queryset
+from tickets.services._writes import (
+    EDITABLE_FIELDS,
+    assignee_named,
+    board_for_write,
+    clean_edits,
+    created_change,
+    diffs,
+    ensure_may_change,
+    label_names,
+    labels_for,
+    lock_tickets,
+    record,
+    ticket_payload,
+    tracked_values,
+)
+from tickets.services.dependencies import announce_unblocked
+from tickets.services.placement import (
+    board_columns,
+    column_by_name,
+    column_named,
+    end_claim_when_done,
+    last_keys,
+    lock_column,
+)
+from tickets.signals import TicketChange
+
+
+def tickets_bulk_move(*, actor, ticket_ids: list[int], column: str) -> list[dict]:
+    """Move the tickets, in the order given, to the bottom of `column` on their boards."""
+    ticket_ids = rules.clean_ticket_ids(ticket_ids)
+    with transaction.atomic():
+        tickets = _tickets_for_bulk(ticket_ids, actor)
+        before = {t.pk: tracked_values(t, label_names(t)) for t in tickets}
+        # Boards in id order, so that two bulk moves lock them in the same order.
+        targets = {
+            board_id: column_by_name(board_id=board_id, name=column)
+            for board_id in sorted({t.board_id for t in tickets})
+        }
+        arriving = [t for t in tickets if t.column_id != targets[t.board_id].pk]
+        for target in targets.values():
+            lock_column(
+                target, adding=sum(1 for t in arriving if targets[t.board_id].pk == target.pk)
+            )
+        last = last_keys([c.pk for c in targets.values()])
+        now = timezone.now()
+        for target in targets.values():
+            moving = [t for t in arriving if targets[t.board_id].pk == target.pk]
+            for ticket, key in zip(
+                moving, keys_after(last.get(target.pk), len(moving)), strict=True
+            ):
+                ticket.column, ticket.position, ticket.column_entered_at = target, key, now
+                end_claim_when_done(ticket)
+        results = _bulk_finish(
+            actor=actor,
+            tickets=tickets,
+            before=before,
+            now=now,
+            operation="move",
+            fields=[
+                "column",
+                "position",
+                "column_entered_at",
+                "claimed_by",
+                "claimed_at",
+                "lease_expires_at",
+            ],
+        )
+        for board_id in targets:
+            arrived = [t.pk for t in arriving if t.board_id == board_id]
+            announce_unblocked(actor=actor, board_id=board_id, finished_ids=arrived)
+        return results
+
+
+def tickets_bulk_set_priority(*, actor, ticket_ids: list[int], priority: str) -> list[dict]:
+    ticket_ids = rules.clean_ticket_ids(ticket_ids)
+    value = rules.clean_priority(priority)
+    return _bulk_set(
+        actor=actor, ticket_ids=ticket_ids, operation="priority", field="priority", value=value
+    )
+
+
+def tickets_bulk_assign(*, actor, ticket_ids: list[int], assignee: str | None) -> list[dict]:
+    ticket_ids = rules.clean_ticket_ids(ticket_ids)
+    user = assignee_named(assignee)
+    return _bulk_set(
+        actor=actor, ticket_ids=ticket_ids, operation="assign", field="assignee", value=user
+    )
+
+
+def _bulk_set(*, actor, ticket_ids: list[int], operation: str, field: str, value) -> list[dict]:
+    """Give one field of every ticket the same (cleaned) value."""
+    with transaction.atomic():
+        tickets = _tickets_for_bulk(ticket_ids, actor)
+        before = {t.pk: tracked_values(t, label_names(t)) for t in tickets}
+        for ticket in tickets:
+            setattr(ticket, field, value)
+        return _bulk_finish(
+            actor=actor,
+            tickets=tickets,
+            before=before,
+            now=timezone.now(),
+            operation=operation,
+            fields=[field],
+        )
+
+
+def tickets_bulk_create(*, actor, board_id: int, tickets: list[dict]) -> list[Ticket]:
+    """Create `tickets` (ticket_create's fields, without position) in the order given at
+    the bottom of their columns: all or none, with history and one board event for the
+    lot, in a number of queries that does not grow with the tickets."""
+    specs = _clean_batch(tickets)
+    with transaction.atomic():
+        board = board_for_write(board_id, actor)
+        columns = board_columns(board.pk)
+        if not columns:
+            raise InvalidInput(f"Board {board_id} has no columns.")
+        targets = [
+            columns[0] if spec["column"] is None else column_named(columns, spec["column"])
+            for spec in specs
+        ]
+        users = _users_named({spec["assignee"] for spec in specs if spec["assignee"]})
+        arriving = Counter(column.pk for column in targets)
+        by_pk = {column.pk: column for column in targets}
+        for pk in sorted(arriving):  # in id order, like every writer that locks columns
+            lock_column(by_pk[pk], adding=arriving[pk])
+        last = last_keys(list(arriving))
+        keys = {pk: iter(keys_after(last.get(pk), count)) for pk, count in arriving.items()}
+        now = timezone.now()
+        created = Ticket.objects.bulk_create(
+            Ticket(
+                board=board,
+                column=column,
+                position=next(keys[column.pk]),
+                assignee=users.get(spec["assignee"]),
+                created_by=actor,
+                column_entered_at=now,
+                created_at=now,
+                updated_at=now,
+                **spec["values"],
+            )
+            for spec, column in zip(specs, targets, strict=True)
+        )
+        names = sorted({name for spec in specs for name in spec["labels"]})
+        labels = {label.name: label for label in labels_for(board.id, names)}
+        Ticket.labels.through.objects.bulk_create(
+            Ticket.labels.through(ticket_id=ticket.pk, label_id=labels[name].pk)
+            for ticket, spec in zip(created, specs, strict=True)
+            for name in spec["labels"]
+        )
+        fresh = list(ticket_queryset().filter(pk__in=[t.pk for t in created]).order_by("pk"))
+        record(
+            actor=actor,
+            board_id=board.id,
+            at=now,
+            changes=[
+                created_change(ticket, spec["labels"])
+                for ticket, spec in zip(created, specs, strict=True)
+            ],
+            event="bulk_update",
+            payload={"operation": "create", "tickets": [ticket_payload(t) for t in fresh]},
+        )
+    return fresh
+
+
+def _tickets_for_bulk(ticket_ids: list[int], actor) -> list[Ticket]:
+    lock_tickets(ticket_ids)
+    # A ticket on a board the actor may not read is reported missing, like one that is.
+    found = {
+        ticket.pk: ticket
+        for ticket in ticket_queryset().filter(pk__in=ticket_ids)
+        if can(actor, ticket.board_id, READ)
+    }
+    missing = [ticket_id for ticket_id in ticket_ids if ticket_id not in found]
+    if missing:
+        raise NotFound(
+            f"No ticket with id {', '.join(map(str, missing))}; nothing was changed.",
+            validation_errors=[
+                field_error("ticket_ids", f"Ticket {ticket_id} does not exist.", "not_found")
+                for ticket_id in missing
+            ],
+            extra={
+                "results": [
+                    {
+                        "ticket_id": ticket_id,
+                        "status": "not_found" if ticket_id in missing else "ok",
+                    }
+                    for ticket_id in ticket_ids
+                ]
+            },
+        )
+    tickets = [found[ticket_id] for ticket_id in ticket_ids]
+    for board_id in sorted({ticket.board_id for ticket in tickets}):
+        require_board(actor, board_id, WRITE)
+    for ticket in tickets:
+        ensure_may_change(ticket, actor)
+    return tickets
+
+
+def _bulk_finish(
+    *,
+    actor,
+    tickets: list[Ticket],
+    before: dict[int, dict],
+    now: datetime,
+    operation: str,
+    fields: list[str],
+) -> list[dict]:
+    """Save the changed tickets, write their history and one event per board; report each."""
+    results, changed, by_board = [], [], defaultdict(list)
+    for ticket in tickets:
+        changes = diffs(before[ticket.pk], tracked_values(ticket, label_names(ticket)))
+        if changes:
+            ticket.version += 1
+            ticket.updated_at = now
+            changed.append(ticket)
+            action = "moved" if "current_column" in changes else "updated"
+            by_board[ticket.board_id].append((ticket, TicketChange(ticket.pk, action, changes)))
+        results.append(
+            {
+                "ticket_id": ticket.pk,
+                "status": "changed" if changes else "unchanged",
+                "version": ticket.version,
+            }
+        )
+    Ticket.objects.bulk_update(changed, [*fields, "version", "updated_at"])
+    for board_id, rows in by_board.items():
+        record(
+            actor=actor,
+            board_id=board_id,
+            at=now,
+            changes=[change for _, change in rows],
+            event="bulk_update",
+            payload={"operation": operation, "tickets": [ticket_payload(t) for t, _ in rows]},
+        )
+    return results
+
+
+def _clean_batch(tickets) -> list[dict]:
+    """Validate every ticket of a batch before anything is written; errors name the item."""
+    if not isinstance(tickets, list | tuple) or not tickets:
+        raise rules.invalid("tickets", "Must be a non-empty list of tickets.")
+    if len(tickets) > rules.BULK_MAX:
+        raise rules.invalid("tickets", f"At most {rules.BULK_MAX} tickets in one request.")
+    specs = []
+    for index, spec in enumerate(tickets):
+        if not isinstance(spec, dict) or set(spec) - EDITABLE_FIELDS - {"column"}:
+            raise rules.invalid(
+                f"tickets[{index}]",
+                f"Must be an object with {', '.join(sorted(EDITABLE_FIELDS))}.",
+            )
+        assignee = spec.get("assignee") or None
+        edits = {name: spec[name] for name in EDITABLE_FIELDS - {"assignee"} if name in spec}
+        try:
+            if assignee is not None and not isinstance(assignee, str):
+                raise rules.invalid("assignee", "Must be a username or null.")
+            values = clean_edits({**edits, "title": spec.get("title")})
+        except InvalidInput as error:
+            raise InvalidInput(
+                f"tickets[{index}].{error.message}",
+                validation_errors=[
+                    {**row, "field": f"tickets[{index}].{row['field']}"}
+                    for row in error.validation_errors
+                ],
+            ) from None
+        labels = values.pop("labels", [])
+        specs.append(
+            {"values": values, "labels": labels, "assignee": assignee, "column": spec.get("column")}
+        )
+    return specs
+
+
+def _users_named(usernames: set[str]) -> dict:
+    users = {
+        user.username: user
+        for user in get_user_model().objects.filter(username__in=usernames, is_active=True)
+    }
+    missing = sorted(usernames - set(users))
+    if missing:
+        raise rules.invalid("assignee", f"No user named {', '.join(map(repr, missing))}.")
+    return users

@@ -1,0 +1,325 @@
+"""Claims and leases: an agent takes a ticket for a while (one conditional UPDATE, so two
+agents never hold the same ticket), keeps it with heartbeats, and gives it back; leases
+that run out end by themselves."""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import OperationalError, connection, transaction
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from agent_kanban import metrics
+from agent_kanban.errors import Conflict, Forbidden, NotFound
+from boards.models import Column
+from tickets import rules
+from tickets.models import Ticket
+from tickets.selectors import ticket_queryset
+from tickets.services._writes import (
+    board_for_write,
+    claim_conflict,
+    is_board_admin,
+    lock_tickets,
+    record,
+    ticket_for_write,
+    ticket_payload,
+)
+from tickets.services.placement import board_columns, column_by_name
+from tickets.signals import TicketChange
+
+
+class NothingToClaim(NotFound):
+    code = "nothing_to_claim"
+
+
+@metrics.counts_claims("claim")
+def ticket_claim(*, actor, ticket_id: int, lease_seconds: int | None = None) -> Ticket:
+    """Claim one ticket for `lease_seconds` (the setting CLAIM_LEASE_SECONDS by default).
+    Claiming a ticket you already hold renews the lease."""
+    lease = _lease(lease_seconds)
+    with transaction.atomic():
+        ticket = ticket_for_write(ticket_id, None, actor, claim_guard=False)
+        blockers = _unfinished_blockers(ticket)
+        if blockers:
+            raise Conflict(
+                f"Ticket {ticket_id} is blocked by unfinished ticket(s) "
+                f"{', '.join(f'#{pk}' for pk in blockers)}.",
+                code="blocked",
+                extra={"blocked_by": blockers},
+            )
+        claimed = _take(actor=actor, ticket=ticket, now=timezone.now(), lease=lease)
+        if claimed is None:
+            raise claim_conflict(ticket)
+    return claimed
+
+
+@metrics.counts_claims("next")
+def ticket_claim_next(
+    *,
+    actor,
+    board_id: int,
+    column: str | None = None,
+    labels: list[str] | None = None,
+    assignee: str | None = None,
+    lease_seconds: int | None = None,
+) -> Ticket:
+    """Claim the best ready ticket of a column (the board's first by default), optionally
+    only tickets carrying all `labels` or assigned to `assignee`."""
+    lease = _lease(lease_seconds)
+    wanted_labels = rules.clean_labels(labels)
+    if assignee is not None and not isinstance(assignee, str):
+        raise rules.invalid("assignee", "Must be a username.")
+    board = board_for_write(board_id, actor)
+    columns = board_columns(board.pk)
+    target = columns[0] if column is None else column_by_name(board_id=board.pk, name=column)
+    for _ in range(settings.CLAIM_NEXT_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                now = timezone.now()
+                candidates = _matching(
+                    ready_tickets(column=target, last_column_id=columns[-1].pk, now=now),
+                    wanted_labels,
+                    assignee,
+                )
+                if connection.features.has_select_for_update_skip_locked:
+                    # Racing agents each lock a different row instead of queueing on one.
+                    candidates = candidates.select_for_update(skip_locked=True)
+                picked = candidates.values_list("pk", flat=True).first()
+                if picked is None:
+                    raise NothingToClaim(
+                        f"Nothing to claim in {target.name!r} of board {board.pk}."
+                    )
+                ticket = ticket_queryset().get(pk=picked)
+                claimed = _take(actor=actor, ticket=ticket, now=now, lease=lease)
+                if claimed is not None:
+                    return claimed
+        except OperationalError as error:
+            if not _write_lock_timed_out(error):
+                raise
+    raise Conflict("Every ready ticket was taken while trying; try again.", code="busy")
+
+
+def ticket_heartbeat(*, actor, ticket_id: int, lease_seconds: int | None = None) -> Ticket:
+    """Extend the holder's lease. An expired lease cannot be revived: claim again.
+    The version stays: a heartbeat must not make the holder's own pending edit stale."""
+    lease = _lease(lease_seconds)
+    with transaction.atomic():
+        ticket = ticket_for_write(ticket_id, None, actor, claim_guard=False)
+        now = timezone.now()
+        expires = now + lease
+        extended = Ticket.objects.filter(
+            pk=ticket_id, claimed_by=actor, lease_expires_at__gt=now
+        ).update(lease_expires_at=expires)
+        if not extended:
+            if ticket.active_claimant_id(now) not in (None, actor.pk):
+                raise claim_conflict(ticket)
+            raise Conflict(
+                f"You hold no live claim on ticket {ticket_id} (it expired or was released); "
+                "claim it again.",
+                code="not_claimed",
+            )
+        diffs = {"lease_expires_at": (_iso(ticket.lease_expires_at), expires.isoformat())}
+        ticket.lease_expires_at = expires
+        record(
+            actor=actor,
+            board_id=ticket.board_id,
+            at=now,
+            changes=[TicketChange(ticket_id, "updated", diffs)],
+            event="ticket_updated",
+            payload=ticket_payload(ticket),
+        )
+    return ticket
+
+
+def ticket_release(*, actor, ticket_id: int) -> Ticket:
+    """Give up a claim: the holder's own, or anyone's for an admin. A lease that ran out
+    is nobody's claim any more: only its old holder or an admin may clear it."""
+    with transaction.atomic():
+        ticket = ticket_for_write(ticket_id, None, actor, claim_guard=False)
+        now = timezone.now()
+        holder_id = ticket.active_claimant_id(now)
+        admin = is_board_admin(actor, ticket.board_id)
+        if ticket.claimed_by_id is None or (
+            holder_id is None and ticket.claimed_by_id != actor.pk and not admin
+        ):
+            raise Conflict(f"Ticket {ticket_id} is not claimed.", code="not_claimed")
+        if holder_id not in (None, actor.pk) and not admin:
+            raise Forbidden(
+                f"Ticket {ticket_id} is claimed by {ticket.claimed_by.username}; only they "
+                "or an admin may release it."
+            )
+        _drop_claim(actor=actor, ticket=ticket, now=now)
+    return ticket
+
+
+def leases_expire(*, actor=None) -> int:
+    """Clear every claim whose lease has run out, recording the expiry in history and
+    telling watchers. Claims expire by themselves for `claim next`; this makes it visible."""
+    expired = list(
+        Ticket.objects.filter(claimed_by__isnull=False, lease_expires_at__lte=timezone.now())
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    cleared = 0
+    for ticket_id in expired:
+        with transaction.atomic():
+            # Locked and read again: its holder may have claimed it anew meanwhile.
+            lock_tickets([ticket_id])
+            ticket = ticket_queryset().filter(pk=ticket_id).first()
+            now = timezone.now()
+            if ticket is None or ticket.claimed_by_id is None or ticket.active_claimant_id(now):
+                continue
+            _drop_claim(actor=actor, ticket=ticket, now=now)
+            cleared += 1
+    return cleared
+
+
+def ready_tickets(*, column: Column, last_column_id: int, now: datetime) -> QuerySet[Ticket]:
+    """Tickets of `column` that an agent may start now, best first: no live claim, and no
+    blocker short of the board's last column. It reads the ticket table alone, so that
+    `claim next` can lock the row it picks without dragging joined rows along."""
+    unfinished_blockers = Ticket.blocked_by.through.objects.filter(
+        from_ticket_id=OuterRef("pk")
+    ).exclude(to_ticket__column_id=last_column_id)
+    return (
+        Ticket.objects.filter(Q(claimed_by__isnull=True) | Q(lease_expires_at__lte=now))
+        .filter(column=column)
+        .filter(~Exists(unfinished_blockers))
+        .order_by("priority", "position", "created_at", "id")
+    )
+
+
+# ---------------------------------------------------------------- the claim itself
+
+
+def _take(*, actor, ticket: Ticket, now: datetime, lease: timedelta) -> Ticket | None:
+    """The claim itself: one conditional UPDATE, won only if nobody else holds a live lease.
+    `ticket` is the locked row; on success it is updated in place, the claim (and the lapse
+    of the lease before it) goes to history and the board's watchers hear of it."""
+    expires = now + lease
+    won = Ticket.objects.filter(_claimable(actor, now), pk=ticket.pk).update(
+        claimed_by=actor,
+        claimed_at=now,
+        lease_expires_at=expires,
+        version=F("version") + 1,
+        updated_at=now,
+    )
+    if not won:
+        return None
+    previous = ticket.claimed_by.username if ticket.claimed_by_id else None
+    diffs = {}
+    if previous is not None and ticket.active_claimant_id(now) is None:
+        diffs["lease_expired"] = (previous, None)
+    if ticket.claimed_by_id != actor.pk:
+        diffs["claimed_by"] = (previous, actor.username)
+    diffs["lease_expires_at"] = (_iso(ticket.lease_expires_at), expires.isoformat())
+    return _claim_updated(
+        actor=actor,
+        ticket=ticket,
+        now=now,
+        holder=actor,
+        expires=expires,
+        diffs=diffs,
+        event="ticket_claimed",
+    )
+
+
+def _drop_claim(*, actor, ticket: Ticket, now: datetime) -> None:
+    """End the claim on the locked `ticket` (in place), recording whether its lease had
+    already run out."""
+    dropped = Ticket.objects.filter(
+        pk=ticket.pk,
+        claimed_by_id=ticket.claimed_by_id,
+        lease_expires_at=ticket.lease_expires_at,
+    ).update(
+        claimed_by=None,
+        claimed_at=None,
+        lease_expires_at=None,
+        version=F("version") + 1,
+        updated_at=now,
+    )
+    if not dropped:
+        raise Conflict(f"Ticket {ticket.pk} changed meanwhile; read it again.")
+    holder = ticket.claimed_by.username
+    diffs = {"claimed_by": (holder, None)}
+    if ticket.active_claimant_id(now) is None:
+        diffs = {"lease_expired": (holder, None), **diffs}
+    _claim_updated(
+        actor=actor,
+        ticket=ticket,
+        now=now,
+        holder=None,
+        expires=None,
+        diffs=diffs,
+        event="ticket_released",
+    )
+
+
+def _claim_updated(
+    *, actor, ticket: Ticket, now: datetime, holder, expires, diffs: dict, event: str
+) -> Ticket:
+    """Bring the locked `ticket` in line with the claim UPDATE just made (`holder` until
+    `expires`, or nobody) and record the change."""
+    claimed_at = None if holder is None else now
+    ticket.claimed_by, ticket.claimed_at, ticket.lease_expires_at = holder, claimed_at, expires
+    ticket.version, ticket.updated_at = ticket.version + 1, now
+    record(
+        actor=actor,
+        board_id=ticket.board_id,
+        at=now,
+        changes=[TicketChange(ticket.pk, "updated", diffs)],
+        event=event,
+        payload=ticket_payload(ticket),
+    )
+    return ticket
+
+
+def _lease(lease_seconds) -> timedelta:
+    if lease_seconds is None:
+        return timedelta(seconds=settings.CLAIM_LEASE_SECONDS)
+    maximum = settings.CLAIM_LEASE_MAX_SECONDS
+    if (
+        not isinstance(lease_seconds, int)
+        or isinstance(lease_seconds, bool)
+        or not 10 <= lease_seconds <= maximum
+    ):
+        raise rules.invalid("lease_seconds", f"Must be a whole number from 10 to {maximum}.")
+    return timedelta(seconds=lease_seconds)
+
+
+def _claimable(actor, now: datetime) -> Q:
+    return Q(claimed_by__isnull=True) | Q(lease_expires_at__lte=now) | Q(claimed_by=actor)
+
+
+def _unfinished_blockers(ticket: Ticket) -> list[int]:
+    return sorted(
+        blocker.pk
+        for blocker in ticket.blocked_by.all()
+        if blocker.column_id != ticket.last_column_id
+    )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _matching(tickets: QuerySet[Ticket], labels: list[str], assignee: str | None) -> QuerySet:
+    for name in labels:
+        tickets = tickets.filter(
+            Exists(Ticket.labels.through.objects.filter(ticket_id=OuterRef("pk"), label__name=name))
+        )
+    if assignee:
+        tickets = tickets.filter(
+            assignee__in=get_user_model().objects.filter(username=assignee).values("pk")
+        )
+    return tickets
+
+
+def _write_lock_timed_out(error: OperationalError) -> bool:
+    """SQLite hands its one write lock to whichever waiter polls first, so under a crowd of
+    claimers one can wait past the busy timeout: that is worth another attempt, not a 500.
+    Only at the outermost level, where the failed BEGIN left no transaction behind."""
+    return (
+        connection.vendor == "sqlite" and "locked" in str(error) and not connection.in_atomic_block
+    )

@@ -1,0 +1,261 @@
+"""Single-ticket writes: create, edit, move and delete."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from agent_kanban.errors import InvalidInput, NotFound, field_error
+from audit.services import audit_record
+from boards.access import ADMIN, WRITE, require_board
+from boards.models import Board
+from history.services import event_append
+from tickets.models import Label, Ticket
+from tickets.selectors import ticket_queryset
+from tickets.services._writes import (
+    EDITABLE_FIELDS,
+    clean_edits,
+    created_change,
+    diffs,
+    label_names,
+    labels_for,
+    record,
+    ticket_for_write,
+    ticket_payload,
+    tracked_values,
+)
+from tickets.services.dependencies import announce_unblocked, blockers_of_dependants, ids_text
+from tickets.services.placement import (
+    board_columns,
+    column_by_name,
+    column_named,
+    is_full,
+    lock_column,
+    place,
+    position_in,
+)
+from tickets.signals import TicketChange, refusals_signalled
+
+_UNSET = object()
+
+
+def ticket_create(
+    *,
+    actor,
+    board_id: int,
+    title: str,
+    column: str | None = None,
+    description: str = "",
+    acceptance_criteria: str = "",
+    priority: str = "medium",
+    assignee: str | None = None,
+    labels: list[str] | None = None,
+    position=None,
+) -> Ticket:
+    values = clean_edits(
+        {
+            "title": title,
+            "description": description,
+            "acceptance_criteria": acceptance_criteria,
+            "priority": priority,
+            "assignee": assignee,
+            "labels": labels,
+        }
+    )
+    names = values.pop("labels")
+    with transaction.atomic():
+        require_board(actor, board_id, WRITE)
+        columns = board_columns(board_id)
+        if not columns and not Board.objects.filter(pk=board_id).exists():
+            raise NotFound(f"Board {board_id} does not exist.")
+        if column is None:
+            if not columns:
+                raise InvalidInput(f"Board {board_id} has no columns.")
+            target = columns[0]
+        else:
+            target = column_named(columns, column)
+        lock_column(target, adding=1)
+        now = timezone.now()
+        ticket = Ticket.objects.create(
+            board_id=board_id,
+            column=target,
+            position=position_in(target, position),
+            created_by=actor,
+            column_entered_at=now,
+            created_at=now,
+            updated_at=now,
+            **values,
+        )
+        labels = labels_for(board_id, names)
+        if labels:
+            Ticket.labels.through.objects.bulk_create(
+                [Ticket.labels.through(ticket_id=ticket.pk, label_id=label.pk) for label in labels]
+            )
+        # A new ticket's relations are known: its representation needs no more queries
+        # (the event and the API answer are both made from this object).
+        ticket.last_column_id = columns[-1].pk
+        known_relations(ticket, labels=labels, blocked_by=[])
+        record(
+            actor=actor,
+            board_id=board_id,
+            at=now,
+            changes=[created_change(ticket, names)],
+            event="ticket_created",
+            payload=ticket_payload(ticket),
+        )
+    return ticket
+
+
+def known_relations(ticket: Ticket, *, labels: list[Label], blocked_by: list[Ticket]) -> None:
+    """Fill the ticket's labels and blockers as prefetch_related would, from rows in hand."""
+    cache = ticket.__dict__.setdefault("_prefetched_objects_cache", {})
+    for name, rows in (("labels", labels), ("blocked_by", blocked_by)):
+        rows_queryset = getattr(ticket, name).all()
+        rows_queryset._result_cache = list(rows)
+        rows_queryset._prefetch_done = True
+        cache[name] = rows_queryset
+
+
+def ticket_update(
+    *, actor, ticket_id: int, expected_version: int | None = None, **changes
+) -> Ticket:
+    """Edit any of EDITABLE_FIELDS; `current_column` moves the ticket to that column's bottom."""
+    target_column = changes.pop("current_column", _UNSET)
+    unknown = sorted(set(changes) - EDITABLE_FIELDS)
+    if unknown:
+        raise InvalidInput(
+            f"Unknown field(s): {', '.join(unknown)}.",
+            validation_errors=[field_error(name, "Not an editable field.") for name in unknown],
+        )
+    values = clean_edits(changes)
+    with transaction.atomic():
+        ticket = ticket_for_write(ticket_id, expected_version, actor)
+        old_labels = label_names(ticket)
+        old = tracked_values(ticket, old_labels)
+        new_labels = values.pop("labels", old_labels)
+        for name, value in values.items():
+            setattr(ticket, name, value)
+        now = timezone.now()
+        if target_column is not _UNSET:
+            column = column_by_name(board_id=ticket.board_id, name=target_column)
+            if column.pk != ticket.column_id:
+                place(ticket, column, None, now)
+        changed = diffs(old, tracked_values(ticket, new_labels))
+        if not changed:
+            return ticket
+        if "labels" in changed:
+            ticket.labels.set(labels_for(ticket.board_id, new_labels))
+        ticket.version += 1
+        ticket.updated_at = now
+        ticket.save()
+        moved = "current_column" in changed
+        record(
+            actor=actor,
+            board_id=ticket.board_id,
+            at=now,
+            changes=[TicketChange(ticket.id, "moved" if moved else "updated", changed)],
+            event="ticket_moved" if moved else "ticket_updated",
+            payload=ticket_payload(ticket),
+        )
+        if moved:
+            announce_unblocked(actor=actor, board_id=ticket.board_id, finished_ids=[ticket.pk])
+    return ticket
+
+
+def ticket_move(
+    *,
+    actor,
+    ticket_id: int,
+    column: str,
+    position=None,
+    expected_version: int | None = None,
+    override_wip: bool = False,
+) -> Ticket:
+    """Move a ticket to `column` at `position`. A board admin may pass `override_wip` to
+    move into a column at its WIP limit; the override is recorded in history and audited."""
+    with (
+        refusals_signalled(actor=actor, ticket_id=ticket_id, column=column),
+        transaction.atomic(),
+    ):
+        ticket = ticket_for_write(ticket_id, expected_version, actor)
+        if override_wip:
+            require_board(actor, ticket.board_id, ADMIN)
+        source = ticket.column
+        target = column_by_name(board_id=ticket.board_id, name=column)
+        if target.pk == source.pk and position is None:
+            return ticket
+        old_position = ticket.position
+        old = tracked_values(ticket, label_names(ticket))
+        now = timezone.now()
+        over_limit = override_wip and target.pk != source.pk and is_full(target)
+        place(ticket, target, position, now, override_wip=override_wip)
+        changed = diffs(old, tracked_values(ticket, label_names(ticket)))
+        if over_limit:
+            changed["wip_override"] = (None, f"{target.name} (limit {target.wip_limit})")
+            audit_record(
+                actor=actor,
+                action="wip.override",
+                board_id=ticket.board_id,
+                target_type="ticket",
+                target_id=ticket.pk,
+                details={"column": target.name, "wip_limit": target.wip_limit},
+            )
+        if ticket.position != old_position:
+            changed["position"] = (old_position, ticket.position)
+        if not changed:
+            return ticket
+        ticket.version += 1
+        ticket.updated_at = now
+        ticket.save()
+        payload = ticket_payload(ticket)
+        payload["from_column"] = source.name
+        record(
+            actor=actor,
+            board_id=ticket.board_id,
+            at=now,
+            changes=[TicketChange(ticket.id, "moved", changed)],
+            event="ticket_moved",
+            payload=payload,
+        )
+        if target.pk != source.pk:
+            announce_unblocked(actor=actor, board_id=ticket.board_id, finished_ids=[ticket.pk])
+    return ticket
+
+
+def ticket_delete(*, actor, ticket_id: int, expected_version: int | None = None) -> None:
+    with transaction.atomic():
+        ticket = ticket_for_write(ticket_id, expected_version, actor)
+        board_id, payload = (
+            ticket.board_id,
+            {"id": ticket.pk, "title": ticket.title, "current_column": ticket.column.name},
+        )
+        now = timezone.now()
+        dependants = blockers_of_dependants(ticket.pk)
+        changes = [
+            TicketChange(ticket.pk, "deleted", {"title": (ticket.title, None)}),
+            *(
+                TicketChange(
+                    dependant,
+                    "updated",
+                    {
+                        "blocked_by": (
+                            ids_text(blockers),
+                            ids_text([pk for pk in blockers if pk != ticket.pk]),
+                        )
+                    },
+                )
+                for dependant, blockers in dependants.items()
+            ),
+        ]
+        ticket.delete()
+        record(
+            actor=actor,
+            board_id=board_id,
+            at=now,
+            changes=changes,
+            event="ticket_deleted",
+            payload=payload,
+        )
+        # Deleting a blocker frees the tickets it blocked: watchers must see them change.
+        for dependant in ticket_queryset().filter(pk__in=dependants):
+            fresh = ticket_payload(dependant)
+            kind = "ticket_updated" if fresh["is_blocked"] else "ticket_unblocked"
+            event_append(board_id=board_id, type=kind, payload=fresh, actor=actor)
