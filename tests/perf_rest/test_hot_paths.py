@@ -88,9 +88,9 @@ def test_move_answers_what_a_read_and_the_event_say(agent_api, board, warm):
     )
     assert response.status_code == 200, response.content
     moved = response.json()
-    # token, ticket lock, ticket, labels, blockers, role, columns, board and column
-    # locks, position, update, history, event sequence, event, finished yet?
-    assert count == 15 + SAVEPOINT, "\n".join(count.queries)
+    # token, ticket lock, ticket with the caller's role, labels, blockers, columns, board
+    # and column locks, position, update, history, event sequence, event, finished yet?
+    assert count == 14 + SAVEPOINT, "\n".join(count.queries)
     assert moved == agent_api.get(f"/api/tickets/{warm.pk}").json()
     event = last_event(board, "ticket_moved")
     assert event.pop("from_column") == "Backlog"

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from agent_kanban.errors import Conflict, NotFound, VersionConflict
-from boards.access import ADMIN, READ, WRITE, can, require_board
+from boards.access import ADMIN, WRITE, can, readable_ticket, require_board
 from boards.models import Board
 from history.services import event_append
 from tickets import rules
@@ -105,9 +105,7 @@ def ticket_for_write(
     for a missing ticket, when they may not read the board. `claim_guard` refuses a
     ticket someone else has claimed."""
     lock_tickets([ticket_id])
-    ticket = ticket_queryset().filter(pk=ticket_id).first()
-    if ticket is None or not can(actor, ticket.board_id, READ):
-        raise NotFound(f"Ticket {ticket_id} does not exist.")
+    ticket = readable_ticket(actor, ticket_queryset(), ticket_id)
     require_board(actor, ticket.board_id, WRITE)
     if expected_version is not None and expected_version != ticket.version:
         raise VersionConflict(
