@@ -128,23 +128,22 @@ class TicketViewSet(viewsets.GenericViewSet):
     def claim(self, request, pk: int):
         """Claim the ticket for a lease; 409 naming the holder if someone else has it."""
         data = validated(LeaseSerializer, request.data)
-        services.ticket_claim(actor=request.user, ticket_id=int(pk), **data)
-        return ticket_response(request, int(pk))
+        return ticket_answer(services.ticket_claim(actor=request.user, ticket_id=int(pk), **data))
 
     @extend_schema(request=LeaseSerializer, responses=TicketSerializer)
     @action(detail=True, methods=["post"])
     def heartbeat(self, request, pk: int):
         """Extend your lease on a ticket you hold."""
         data = validated(LeaseSerializer, request.data)
-        services.ticket_heartbeat(actor=request.user, ticket_id=int(pk), **data)
-        return ticket_response(request, int(pk))
+        return ticket_answer(
+            services.ticket_heartbeat(actor=request.user, ticket_id=int(pk), **data)
+        )
 
     @extend_schema(request=None, responses=TicketSerializer)
     @action(detail=True, methods=["post"])
     def release(self, request, pk: int):
         """Give up your claim (admins may release anyone's)."""
-        services.ticket_release(actor=request.user, ticket_id=int(pk))
-        return ticket_response(request, int(pk))
+        return ticket_answer(services.ticket_release(actor=request.user, ticket_id=int(pk)))
 
     @extend_schema(methods=["GET"], responses=DependenciesSerializer)
     @extend_schema(
@@ -171,8 +170,9 @@ class ClaimNextView(APIView):
         """Atomically claim the best ready ticket: unclaimed, not blocked, highest
         priority, then topmost, then oldest. 404 `nothing_to_claim` when there is none."""
         data = validated(ClaimNextSerializer, request.data)
-        ticket = services.ticket_claim_next(actor=request.user, board_id=int(board_id), **data)
-        return ticket_response(request, ticket.pk)
+        return ticket_answer(
+            services.ticket_claim_next(actor=request.user, board_id=int(board_id), **data)
+        )
 
 
 class BulkView(APIView):

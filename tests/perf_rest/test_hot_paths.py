@@ -152,9 +152,7 @@ def test_a_listed_page_answers_what_each_read_answers_in_constant_queries(agent_
             )
 
     def page(size: int):
-        return counted(
-            lambda: agent_api.get(f"/api/tickets/?board_id={board.pk}&page_size={size}")
-        )
+        return counted(lambda: agent_api.get(f"/api/tickets/?board_id={board.pk}&page_size={size}"))
 
     small_count, _ = page(3)
     count, response = page(13)
@@ -165,3 +163,29 @@ def test_a_listed_page_answers_what_each_read_answers_in_constant_queries(agent_
         assert row == agent_api.get(f"/api/tickets/{row['id']}").json()
     # token with its user, the board's role, the count, the page, its labels, its blockers
     assert count == small_count == 6, str(count)
+
+
+def test_claims_answer_what_a_read_and_the_event_say(agent_api, board, user):
+    ticket = make_ticket(user, board, labels=["api"], assignee=user.username)
+    agent_api.get(f"/api/tickets/{ticket.pk}")  # the rate limiter and token touch meet the token
+
+    def answered(path: str, kind: str, body=None) -> dict:
+        count, response = counted(lambda: agent_api.post(path, body or {}, format="json"))
+        assert response.status_code == 200, response.content
+        assert response.json() == agent_api.get(f"/api/tickets/{response.json()['id']}").json()
+        assert response.json() == last_event(board, kind)
+        return count, response.json()
+
+    count, claimed = answered(f"/api/boards/{board.pk}/claim-next", "ticket_claimed")
+    assert claimed["id"] == ticket.pk and claimed["claimed_by"] is not None
+    # token, role, board, columns, the pick, the ticket, its labels, its blockers, the
+    # claim, history, event sequence, event: nothing is read again to answer
+    assert count == 12 + SAVEPOINT, str(count)
+    _, beating = answered(
+        f"/api/tickets/{ticket.pk}/heartbeat", "ticket_updated", {"lease_seconds": 1200}
+    )
+    assert beating["lease_expires_at"] > claimed["lease_expires_at"]
+    _, released = answered(f"/api/tickets/{ticket.pk}/release", "ticket_released")
+    assert released["claimed_by"] is None
+    _, again = answered(f"/api/tickets/{ticket.pk}/claim", "ticket_claimed")
+    assert again["version"] == released["version"] + 1
