@@ -77,7 +77,7 @@ def build(cards: int) -> int:
 
     from agents.models import User
     from agents.services import agent_create
-    from boards.services import board_create
+    from boards.services import board_create, membership_set
     from tickets.services import ticket_claim, ticket_create
 
     human = User.objects.create_user(username="bench", password=PASSWORD, is_staff=True)
@@ -86,6 +86,7 @@ def build(cards: int) -> int:
     started = time.perf_counter()
     with transaction.atomic():
         board = board_create(actor=human, name="Benchmark board", columns=COLUMNS)
+        membership_set(actor=human, board_id=board.pk, user_id=agent.pk, role="agent")
         for index in range(cards):
             ticket = ticket_create(
                 actor=human,
