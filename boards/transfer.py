@@ -32,6 +32,7 @@ is imported with `ticket_id = -<old id>`, which no live ticket can ever have.
 """
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -432,16 +433,66 @@ def _users_for(wanted: dict[str, bool]) -> dict[str, Any]:
     return found
 
 
-def board_import(*, actor, data: dict, name: str | None = None) -> Board:
+TICKET_COPIED_FIELDS = (
+    "position",
+    "title",
+    "description",
+    "acceptance_criteria",
+    "priority",
+    "claimed_at",
+    "lease_expires_at",
+    "column_entered_at",
+    "created_at",
+    "updated_at",
+    "version",
+)
+IMPORT_BATCH_ROWS = 2000
+
+
+class _RowWriter:
+    """Bulk inserts in batches, counting the rows written for a progress report."""
+
+    def __init__(self, *, total: int, progress: Callable[[int, int], None] | None) -> None:
+        self.total, self.done, self.progress = total, 0, progress
+        self._report()
+
+    def create(self, model, objects: list) -> list:
+        made = []
+        for start in range(0, len(objects), IMPORT_BATCH_ROWS):
+            made += model.objects.bulk_create(objects[start : start + IMPORT_BATCH_ROWS])
+            self.done += len(objects[start : start + IMPORT_BATCH_ROWS])
+            self._report()
+        return made
+
+    def _report(self) -> None:
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+
+def board_import(
+    *,
+    actor,
+    data: dict,
+    name: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Board:
     """Make a new board from an exported document, all or nothing. The document is
     checked in full first (InvalidInput names the first problem). History is copied,
     not made anew, so no `tickets_changed` is sent; the new board's event log starts
-    with one `board_imported` event."""
+    with one `board_imported` event. `progress(done, total)` hears of the ticket,
+    link, comment and history rows as they are written."""
     reader = _Reader(data)
     board_spec, columns, labels = reader.board(name), reader.columns(), reader.labels()
     tickets = reader.tickets(columns, labels)
     comments = reader.comments({ticket["id"] for ticket in tickets})
     history = reader.history()
+    rows = _RowWriter(
+        total=len(tickets)
+        + sum(len(spec["labels"]) + len(spec["blocked_by"]) for spec in tickets)
+        + len(comments)
+        + len(history),
+        progress=progress,
+    )
     with transaction.atomic():
         users = _users_for(reader.users)
 
@@ -468,64 +519,68 @@ def board_import(*, actor, data: dict, name: str | None = None) -> Board:
             label.name: label
             for label in Label.objects.bulk_create(Label(board=board, name=n) for n in labels)
         }
-        new_tickets = Ticket.objects.bulk_create(
-            Ticket(
-                board=board,
-                column=column_by_name[spec["column"]],
-                assignee=user(spec["assignee"]),
-                created_by=user(spec["created_by"]),
-                claimed_by=user(spec["claimed_by"]),
-                **{
-                    key: spec[key]
-                    for key in (
-                        "position",
-                        "title",
-                        "description",
-                        "acceptance_criteria",
-                        "priority",
-                        "claimed_at",
-                        "lease_expires_at",
-                        "column_entered_at",
-                        "created_at",
-                        "updated_at",
-                        "version",
-                    )
-                },
-            )
-            for spec in tickets
+        new_tickets = rows.create(
+            Ticket,
+            [
+                Ticket(
+                    board=board,
+                    column=column_by_name[spec["column"]],
+                    assignee=user(spec["assignee"]),
+                    created_by=user(spec["created_by"]),
+                    claimed_by=user(spec["claimed_by"]),
+                    **{key: spec[key] for key in TICKET_COPIED_FIELDS},
+                )
+                for spec in tickets
+            ],
         )
         new_id = {spec["id"]: ticket.pk for spec, ticket in zip(tickets, new_tickets, strict=True)}
-        Ticket.labels.through.objects.bulk_create(
-            Ticket.labels.through(ticket_id=new_id[spec["id"]], label_id=label_by_name[n].pk)
-            for spec in tickets
-            for n in spec["labels"]
+        rows.create(
+            Ticket.labels.through,
+            [
+                Ticket.labels.through(ticket_id=new_id[spec["id"]], label_id=label_by_name[n].pk)
+                for spec in tickets
+                for n in spec["labels"]
+            ],
         )
-        Ticket.blocked_by.through.objects.bulk_create(
-            Ticket.blocked_by.through(
-                from_ticket_id=new_id[spec["id"]], to_ticket_id=new_id[blocker]
-            )
-            for spec in tickets
-            for blocker in spec["blocked_by"]
+        rows.create(
+            Ticket.blocked_by.through,
+            [
+                Ticket.blocked_by.through(
+                    from_ticket_id=new_id[spec["id"]], to_ticket_id=new_id[blocker]
+                )
+                for spec in tickets
+                for blocker in spec["blocked_by"]
+            ],
         )
-        Comment.objects.bulk_create(
-            Comment(
-                ticket_id=new_id[spec["ticket"]],
-                text=spec["text"],
-                author=user(spec["author"]),
-                created_at=spec["created_at"],
-                updated_at=spec["updated_at"],
-            )
-            for spec in comments
+        rows.create(
+            Comment,
+            [
+                Comment(
+                    ticket_id=new_id[spec["ticket"]],
+                    text=spec["text"],
+                    author=user(spec["author"]),
+                    created_at=spec["created_at"],
+                    updated_at=spec["updated_at"],
+                )
+                for spec in comments
+            ],
         )
-        TicketHistory.objects.bulk_create(
-            TicketHistory(
-                board=board,
-                # A deleted ticket has no new id; a negative one can never be a live ticket's.
-                ticket_id=new_id.get(row["ticket_id"], -row["ticket_id"]),
-                changed_by=user(row["changed_by"]),
-                **{key: row[key] for key in ("field_name", "old_value", "new_value", "changed_at")},
-            )
-            for row in history
+        rows.create(
+            TicketHistory,
+            [
+                TicketHistory(
+                    board=board,
+                    # A deleted ticket has no new id; a negative one can never be a live
+                    # ticket's.
+                    ticket_id=new_id.get(row["ticket_id"], -row["ticket_id"]),
+                    changed_by=user(row["changed_by"]),
+                    **{
+                        key: row[key]
+                        for key in ("field_name", "old_value", "new_value", "changed_at")
+                    },
+                )
+                for row in history
+            ],
         )
         board.refresh_from_db()
         payload = board_payload(board)

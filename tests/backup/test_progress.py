@@ -2,6 +2,7 @@
 
 import io
 import json
+from itertools import pairwise
 
 import pytest
 from django.core.management import call_command
@@ -9,6 +10,7 @@ from django.core.management.base import OutputWrapper
 from django.core.management.color import color_style
 
 from agent_kanban.progress import Progress
+from boards import transfer
 from boards.transfer import board_export
 from tests.factories import make_board, make_ticket
 
@@ -90,16 +92,23 @@ def test_import_board_reports_reading_and_importing(user, tmp_path):
     board = make_board(user, "Shop")
     for number in range(3):
         make_ticket(user, board, f"Ticket {number}")
+    exported = board_export(board_id=board.pk)
     path = tmp_path / "shop.json"
-    path.write_text(json.dumps(board_export(board_id=board.pk)))
+    path.write_text(json.dumps(exported))
     out, err = io.StringIO(), io.StringIO()
     call_command("import_board", str(path), "--name", "Copy", stdout=out, stderr=err)
-    assert err.getvalue().splitlines() == [
+    rows = len(exported["tickets"]) + len(exported["history"])
+    lines = err.getvalue().splitlines()
+    assert lines[:3] == [
         f"Reading {path}: 0% (0/{-(-path.stat().st_size // 1024)} KiB)",
         f"Reading {path}: 100% ({-(-path.stat().st_size // 1024)}/"
         f"{-(-path.stat().st_size // 1024)} KiB)",
         "Checking the document and importing the board (all or nothing)...",
     ]
+    # The rows written: tickets first, then (no links or comments here) their history.
+    assert lines[3] == f"Importing: 0% (0/{rows} rows)"
+    assert f"Importing: {100 * 3 // rows}% (3/{rows} rows)" in lines
+    assert lines[-1] == f"Importing: 100% ({rows}/{rows} rows)"
     assert "Imported board" in out.getvalue() and "with 3 tickets" in out.getvalue()
 
 
@@ -110,3 +119,24 @@ def test_seed_demo_reports_tickets_per_board():
     lines = out.getvalue().splitlines()
     assert "Storefront: 50% (5/10 tickets)" in lines
     assert "Storefront: 100% (10/10 tickets)" in lines
+
+
+@pytest.mark.django_db
+def test_board_import_reports_every_batch_of_rows(user, monkeypatch):
+    board = make_board(user, "Shop")
+    for number in range(5):
+        make_ticket(user, board, f"Ticket {number}", labels=["a", "b"])
+    exported = board_export(board_id=board.pk)
+    monkeypatch.setattr(transfer, "IMPORT_BATCH_ROWS", 4)
+    heard: list[tuple[int, int]] = []
+
+    copy = transfer.board_import(
+        actor=user, data=exported, name="Copy", progress=lambda *seen: heard.append(seen)
+    )
+
+    total = 5 + 10 + len(exported["history"])  # tickets, label links, history rows
+    assert heard[0] == (0, total) and heard[-1] == (total, total)
+    assert [done for done, _ in heard] == sorted({done for done, _ in heard})
+    assert all(later - earlier <= 4 for (earlier, _), (later, _) in pairwise(heard))
+    assert copy.tickets.count() == 5
+    assert sorted(copy.tickets.values_list("labels__name", flat=True)) == ["a"] * 5 + ["b"] * 5

@@ -36,7 +36,8 @@ class Command(BaseCommand):
             )
         try:
             user = user_get_by_username(username=actor) if actor else None
-            board = board_import(actor=user, data=data, name=name)
+            with command_progress(self, "Importing", unit="rows", verbosity=verbosity) as bar:
+                board = board_import(actor=user, data=data, name=name, progress=bar.update)
         except DomainError as error:
             raise CommandError(f"Nothing was imported. {error.message}") from error
         tickets = board.tickets.count()
