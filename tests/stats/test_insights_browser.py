@@ -156,9 +156,7 @@ def test_every_chart_renders_with_data(server, user, agent):
             page.wait_for_function(
                 "document.querySelectorAll('[data-chart=scatter] circle.dot-cycle').length === 3"
             )
-            page.wait_for_function(
-                f"location.search.includes('from={known.day(2).isoformat()}')"
-            )
+            page.wait_for_function(f"location.search.includes('from={known.day(2).isoformat()}')")
             page.click("[data-preset='30']")
             page.wait_for_function(
                 "document.querySelectorAll('[data-chart=scatter] circle.dot-cycle').length === 10"
