@@ -5,16 +5,17 @@ messages with a `type`: subscribed, unsubscribed, pong, heartbeat, stats, error.
 In: `{type: ping | subscribe_board | unsubscribe_board | get_stats}`.
 
 Refusals accept first and then close with a code, because a handshake refused before
-accept reaches a browser as 1006 with no code at all:
-4400 bad query parameters, 4401 not signed in (or a bad token), 4403 may not read
-the board, 4404 no such board, 4408 silent for three heartbeats, 4429 this instance
-is at WS_MAX_CONNECTIONS; 1009 a message over WS_MAX_MESSAGE_BYTES; 1008 more than
-WS_MAX_MESSAGES_PER_MINUTE messages from the client. A connection is closed with 4401,
-after an error frame `token_revoked` or `account_inactive`, once its API token is revoked
-or expires, or its account is switched off; a board its user may no longer read is
-unsubscribed (`unsubscribed`, reason `board_not_found`). Both happen at once when the
-change is announced (`agents.revocation`, `history.access_push`), and at the latest at
-the next heartbeat.
+accept reaches a browser as 1006 with no code at all: 4400 bad query parameters, 4401
+not signed in (or a bad token), 4404 no such board (or one the user may not read: the
+two look the same on purpose), 4408 silent for three heartbeats, 4429 this instance is
+at WS_MAX_CONNECTIONS; 1009 a message over WS_MAX_MESSAGE_BYTES; 1008 more than
+WS_MAX_MESSAGES_PER_MINUTE messages from the client.
+
+A connection is closed with 4401, after an error frame `token_revoked` or
+`account_inactive`, once its API token is revoked or expires, or its account is switched
+off; a board its user may no longer read is unsubscribed (`unsubscribed`, reason
+`board_not_found`). Both happen at once when the change is announced
+(`agents.revocation`, `history.access_push`), and at the latest at the next heartbeat.
 """
 
 import asyncio
