@@ -25,7 +25,7 @@ from tickets.services._writes import (
     ticket_for_write,
     ticket_payload,
 )
-from tickets.services.placement import board_columns, column_by_name
+from tickets.services.placement import board_columns, column_named
 from tickets.signals import TicketChange
 
 
@@ -72,7 +72,7 @@ def ticket_claim_next(
         raise rules.invalid("assignee", "Must be a username.")
     board = board_for_write(board_id, actor)
     columns = board_columns(board.pk)
-    target = columns[0] if column is None else column_by_name(board_id=board.pk, name=column)
+    target = columns[0] if column is None else column_named(columns, column)
     for _ in range(settings.CLAIM_NEXT_ATTEMPTS):
         try:
             with transaction.atomic():
