@@ -8,21 +8,32 @@ connection then asks the database again: it closes with 4401 when the account is
 switched off or gone, and unsubscribes the boards it may no longer read. With the Redis
 channel layer the message reaches every daphne instance. Connections also ask once a
 heartbeat, so a lost message (or a `QuerySet.update()`, which saves nothing) only delays
-the cut. Server-sent event streams need no message: they ask before every event."""
+the cut. Server-sent event streams need no message: they ask before every event.
+
+A saved password ends the user's other sessions (Django's session auth hash), so a save
+that may change it is announced the same way, and each connection opened with a session
+asks whether that session still signs it in. Signing out (`user_logged_out`) tells the
+connections opened with that one session, through its own group
+(`realtime.session_group_name`), to close."""
 
 import logging
 
 from django.conf import settings
+from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from agent_kanban import channel_send
-from history.realtime import user_group_name
+from history.realtime import session_group_name, user_group_name
 
 logger = logging.getLogger(__name__)
 
 ACCESS_CHANGED_MESSAGE_TYPE = "access.changed"
+SIGNED_OUT_MESSAGE_TYPE = "session.signed_out"
+# The fields whose change may take rights away or end sessions (the password: Django's
+# session auth hash is made from it).
+ACCESS_FIELDS = frozenset({"is_active", "is_staff", "password"})
 
 
 def announce_access_changed(user_id: int) -> None:
@@ -44,12 +55,13 @@ def access_changed_on_commit(user_id: int) -> None:
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="access_push.user_saved")
 def _user_saved(sender, instance, created: bool, update_fields, raw: bool, **kwargs) -> None:
     # Admin, commands, any code that saves a user. post_save cannot tell what changed, so
-    # every save that leaves the user switched off or without staff rights is announced;
-    # a new user has no connections, and a save naming only other fields (last_login at
-    # each sign-in) changes no rights.
-    if created or raw or (instance.is_active and instance.is_staff):
+    # every full save is announced (it may have switched the user off, taken staff rights
+    # away or changed the password — `set_password()` then `save()`, the admin's password
+    # form, `changepassword`); a new user has no connections, and a save naming only
+    # other fields (last_login at each sign-in) changes neither rights nor sessions.
+    if created or raw:
         return
-    if update_fields is not None and not {"is_active", "is_staff"} & set(update_fields):
+    if update_fields is not None and not ACCESS_FIELDS & set(update_fields):
         return
     access_changed_on_commit(instance.pk)
 
@@ -57,3 +69,21 @@ def _user_saved(sender, instance, created: bool, update_fields, raw: bool, **kwa
 @receiver(post_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="access_push.user_deleted")
 def _user_deleted(sender, instance, **kwargs) -> None:
     access_changed_on_commit(instance.pk)
+
+
+def announce_signed_out(group: str) -> None:
+    try:
+        channel_send.group_send(group, {"type": SIGNED_OUT_MESSAGE_TYPE})
+    except Exception:
+        # The session is gone from the store; connections find out at their next heartbeat.
+        logger.warning("Could not announce a sign-out", exc_info=True)
+
+
+@receiver(user_logged_out, dispatch_uid="access_push.signed_out")
+def _signed_out(sender, request, user, **kwargs) -> None:
+    # Sent before the session is flushed, so its key is still there. Channels' own
+    # `logout(scope)` sends no request.
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    if session_key:
+        group = session_group_name(session_key)
+        transaction.on_commit(lambda: announce_signed_out(group))

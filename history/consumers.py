@@ -13,8 +13,10 @@ WS_MAX_MESSAGES_PER_MINUTE messages from the client.
 
 A connection is closed with 4401, after an error frame `token_revoked` or
 `account_inactive`, once its API token is revoked or expires, or its account is switched
-off; a board its user may no longer read is unsubscribed (`unsubscribed`, reason
-`board_not_found`). Both happen at once when the change is announced
+off; one opened with a session, after `signed_out` when that session signs out, and after
+`session_ended` once the session no longer signs its user in (deleted, expired, or the
+password changed). A board its user may no longer read is unsubscribed (`unsubscribed`,
+reason `board_not_found`). All of it happens at once when the change is announced
 (`agents.revocation`, `history.access_push`), and at the latest at the next heartbeat.
 """
 
@@ -28,6 +30,7 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY
 from django.core.serializers.json import DjangoJSONEncoder
 
 from agent_kanban.errors import DomainError, InvalidInput, NotFound
@@ -62,6 +65,10 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
         self.rate = MessageRate(settings.WS_MAX_MESSAGES_PER_MINUTE)
         self.token_id: int | None = None
         self.user_id: int | None = None
+        # Set for a connection signed in with a session (not a token): its key, and the
+        # session auth hash it was opened with.
+        self.session_key: str | None = None
+        self.session_hash = ""
         await self.accept()
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -71,10 +78,16 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
         self.user_id = user.pk
         token = getattr(user, "api_token", None)
         self.token_id = token.pk if token is not None else None
+        if token is None:
+            # The auth middleware has loaded this session to find the user: no query.
+            session = self.scope["session"]
+            self.session_key = session.session_key
+            self.session_hash = session.get(HASH_SESSION_KEY) or ""
         for group in self.identity_groups():
             await self.channel_layer.group_add(group, self.channel_name)
-        # Switched off after signing in but before joining the group: no message comes.
-        if await self.close_if_switched_off():
+        # Switched off or signed out after signing in but before joining the groups: no
+        # message comes.
+        if await self.close_if_switched_off() or await self.close_if_session_ended():
             return
         if not realtime.connections.try_open():
             return await self.close_with(CLOSE_OVER_CAPACITY)
@@ -111,6 +124,8 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
             groups.append(realtime.user_group_name(self.user_id))
         if getattr(self, "token_id", None) is not None:
             groups.append(token_group_name(self.token_id))
+        if getattr(self, "session_key", None) is not None:
+            groups.append(realtime.session_group_name(self.session_key))
         return groups
 
     async def dispatch(self, message: dict) -> None:
@@ -269,8 +284,9 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
         after a removal: the removal held the board row locked (as every event write
         does) and sends this message as its commit returns, so theirs are sent after it,
         unless a writer elsewhere commits and sends within that very instant."""
-        if not await self.close_if_switched_off():
-            await self.drop_unreadable(list(self.boards))
+        if await self.close_if_switched_off() or await self.close_if_session_ended():
+            return
+        await self.drop_unreadable(list(self.boards))
 
     async def close_if_switched_off(self) -> bool:
         """Asked afresh: a switched-off (or deleted) account's connection is closed like
@@ -278,6 +294,25 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
         if await database_sync_to_async(realtime.account_active)(self.scope["user"]):
             return False
         await self.send_error("account_inactive", "The account is switched off.")
+        await self.close_with(CLOSE_UNAUTHENTICATED)
+        return True
+
+    async def session_signed_out(self, message: dict) -> None:
+        await self.send_error("signed_out", "The session signed out.")
+        await self.close_with(CLOSE_UNAUTHENTICATED)
+
+    async def close_if_session_ended(self) -> bool:
+        """Asked afresh for a connection opened with a session: one that no longer signs
+        its user in (signed out, deleted, expired, or the password changed since) closes
+        the connection. True when it was closed."""
+        if self.session_key is None:
+            return False
+        still_valid = await database_sync_to_async(realtime.session_valid)(
+            self.scope["user"], session_key=self.session_key, opened_hash=self.session_hash
+        )
+        if still_valid:
+            return False
+        await self.send_error("session_ended", "The session has ended: sign in again.")
         await self.close_with(CLOSE_UNAUTHENTICATED)
         return True
 
@@ -311,13 +346,13 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
                 realtime.connections.closed_silent += 1
                 return await self.close_with(CLOSE_SILENT)
             try:
-                if await self.close_if_switched_off():
+                if await self.close_if_switched_off() or await self.close_if_session_ended():
                     return
                 if not await self.token_still_usable():
                     return await self.close_for_token()
             except Exception:
                 logger.warning(
-                    "WebSocket account or token check failed; next heartbeat retries",
+                    "WebSocket account, session or token check failed; next heartbeat retries",
                     exc_info=True,
                 )
             await self.send_json({"type": "heartbeat"})

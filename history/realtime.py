@@ -3,10 +3,14 @@ reading the event log after a sequence number, input parsing, and this process's
 connection counts. Everything here is synchronous; async callers wrap it in
 `database_sync_to_async`."""
 
+import hashlib
 from dataclasses import asdict, dataclass
+from importlib import import_module
 
 from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.core.exceptions import ObjectDoesNotExist
+from django.utils.crypto import constant_time_compare
 
 from agent_kanban.errors import InvalidInput, NotFound, field_error
 from boards import access
@@ -22,6 +26,30 @@ def user_group_name(user_id: int) -> str:
     """The Channels group of every WebSocket connection of one user: told when what the
     user may read may have shrunk (`history.access_push`)."""
     return f"user-{user_id}"
+
+
+def session_group_name(session_key: str) -> str:
+    """The Channels group of the WebSocket connections opened with one session: told when
+    it signs out (`history.access_push`). Named from a hash of the key, because the key
+    is a credential and group names are visible in Redis."""
+    return f"session-{hashlib.sha256(session_key.encode()).hexdigest()[:32]}"
+
+
+def session_valid(user, *, session_key: str, opened_hash: str) -> bool:
+    """Whether the session a connection was opened with still signs `user` in, asked
+    afresh as `django.contrib.auth.get_user` asks (two queries with the database session
+    engine): the session still exists and has not expired, still names the user, and its
+    auth hash, like the one the connection was opened with, is still the user's — a
+    password change, an expiry or a sign-out ends it."""
+    data = import_module(settings.SESSION_ENGINE).SessionStore(session_key).load()
+    if data.get(SESSION_KEY) != user._meta.pk.value_to_string(user):
+        return False
+    fresh = get_user_model()._default_manager.filter(pk=user.pk).only("password").first()
+    if fresh is None:
+        return False
+    current = fresh.get_session_auth_hash()
+    stored = data.get(HASH_SESSION_KEY) or ""
+    return constant_time_compare(stored, current) and constant_time_compare(opened_hash, current)
 
 
 def account_active(user) -> bool:
