@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -49,7 +50,9 @@ async def board_events(request: HttpRequest, board_id: str) -> HttpResponse:
         if current is None:
             raise NotFound(f"Board {board} does not exist.")
         response = StreamingHttpResponse(
-            _stream(user, board, current if since is None else since),
+            _stream(
+                user, board, current if since is None else since, await _session_of(request, user)
+            ),
             content_type="text/event-stream",
         )
         response["Cache-Control"] = "no-cache"
@@ -72,6 +75,14 @@ async def _user(request: HttpRequest):
     return user if user.is_authenticated else None
 
 
+async def _session_of(request: HttpRequest, user) -> tuple[str, str] | None:
+    """The session key and auth hash a session-signed stream was opened with: it ends
+    when that session does (signed out, expired, ended by a password change)."""
+    if getattr(user, "api_token", None) is not None or not request.session.session_key:
+        return None
+    return request.session.session_key, await request.session.aget(HASH_SESSION_KEY, "")
+
+
 def _unauthorized(message: str) -> JsonResponse:
     response = JsonResponse(error_body(message, "not_authenticated"), status=401)
     response["WWW-Authenticate"] = 'Bearer realm="api"'
@@ -83,7 +94,9 @@ def _frame(message: dict) -> str:
     return f"id: {message['seq']}\nevent: {message['event']}\ndata: {data}\n\n"
 
 
-async def _stream(user, board_id: int, after: int) -> AsyncIterator[str]:
+async def _stream(
+    user, board_id: int, after: int, session: tuple[str, str] | None
+) -> AsyncIterator[str]:
     """Polls the log instead of listening to the channel layer. It is the simplest
     correct way: the table is the truth, and reading `seq > last` can neither skip
     nor repeat an event, with no replay/live hand-over to get right; it works in
@@ -102,9 +115,10 @@ async def _stream(user, board_id: int, after: int) -> AsyncIterator[str]:
             yield _frame({**gone, "data": {"id": board_id}})
             return
         if after < current or time.monotonic() >= next_check:
-            # Before anything new is sent, and once a heartbeat: a revoked token, or a
-            # member removed from the board, ends the stream as if the board were gone.
-            if not await database_sync_to_async(_may_still_watch)(user, board_id):
+            # Before anything new is sent, and once a heartbeat: a revoked token, an
+            # ended session, or a member removed from the board, ends the stream as if
+            # the board were gone.
+            if not await database_sync_to_async(_may_still_watch)(user, board_id, session):
                 return
             next_check = time.monotonic() + beat
         while after < current:
@@ -123,8 +137,12 @@ async def _stream(user, board_id: int, after: int) -> AsyncIterator[str]:
         await asyncio.sleep(poll)
 
 
-def _may_still_watch(user, board_id: int) -> bool:
+def _may_still_watch(user, board_id: int, session: tuple[str, str] | None) -> bool:
     token = getattr(user, "api_token", None)
     if token is not None and not token_is_usable(token_id=token.pk):
         return False
+    if session is not None:
+        key, opened_hash = session
+        if not realtime.session_valid(user, session_key=key, opened_hash=opened_hash):
+            return False
     return board_id in realtime.boards_still_readable(user, [board_id])

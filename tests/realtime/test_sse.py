@@ -197,3 +197,41 @@ def test_stream_ends_when_its_token_is_revoked(server, user, board):
         server, board, "sse-revoked", lambda agent, token: token_revoke(actor=None, token=token)
     )
     assert all(frame.get("event") != "ticket_created" for frame in rest)
+
+
+def test_a_session_stream_ends_when_its_session_signs_out(server, user, board):
+    from django.contrib.auth import get_user_model
+
+    watcher = get_user_model().objects.create_user(username="sse-session", password="pw-123456!")
+    from tests.factories import add_member
+
+    add_member(board, watcher, "member")
+    browser = httpx.Client(base_url=server.http, timeout=15)
+    login = browser.get("/login/")
+    token = browser.cookies["csrftoken"]
+    signed_in = browser.post(
+        "/login/",
+        data={"username": "sse-session", "password": "pw-123456!", "csrfmiddlewaretoken": token},
+        headers={"Referer": f"{server.http}/login/"},
+    )
+    assert login.status_code == 200 and signed_in.status_code in (200, 302)
+    cookie = {"Cookie": f"sessionid={browser.cookies['sessionid']}"}
+    with open_stream(server, board, cookie) as response:
+        assert response.status_code == 200
+        stream = frames(response.iter_lines())
+        assert next(stream) == {"retry": "400", ":": "connected"}
+        make_ticket(user, board, "Before sign-out")
+        assert next_event(stream)["data"]["data"]["title"] == "Before sign-out"
+        signed_out = browser.post(
+            "/logout/",
+            data={"csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+            headers={"Referer": f"{server.http}/"},
+        )
+        assert signed_out.status_code in (200, 302)
+        make_ticket(user, board, "After sign-out")
+        rest, deadline = [], time.monotonic() + 10
+        for frame in stream:
+            rest.append(frame)
+            assert time.monotonic() < deadline, "the stream went on after signing out"
+    assert all(frame.get("event") != "ticket_created" for frame in rest)
+    browser.close()
