@@ -143,15 +143,7 @@ class TicketSerializer(serializers.ModelSerializer):
         return sorted(blocker.pk for blocker in ticket.blocked_by.all())
 
     def get_is_blocked(self, ticket: Ticket) -> bool:
-        last_column_id = getattr(ticket, "last_column_id", None)
-        if last_column_id is None:
-            last_column_id = (
-                Column.objects.filter(board_id=ticket.board_id)
-                .order_by("-position")
-                .values_list("pk", flat=True)
-                .first()
-            )
-        return any(blocker.column_id != last_column_id for blocker in ticket.blocked_by.all())
+        return _has_unfinished(ticket, list(ticket.blocked_by.all()))
 
 
 class StrictCharField(serializers.CharField):

@@ -56,6 +56,23 @@ def channel_prefix() -> str:
     return f"ak-test-{uuid.uuid4().hex[:12]}"
 
 
+def use_redis_layer(settings, url: str = REDIS_URL) -> str:
+    """Point this process's channel layer (through pytest-django's `settings`) at the
+    Redis at `url` under a prefix of the test's own; returns the prefix for the servers
+    the test starts."""
+    prefix = channel_prefix()
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": url, "socket_timeout": settings.REDIS_SOCKET_TIMEOUT}],
+                "prefix": prefix,
+            },
+        }
+    }
+    return prefix
+
+
 def run_django(code: str, env: dict, timeout: float = 120) -> dict:
     """Run `code` in a fresh Python process with Django set up; it sets `result`,
     which comes back as JSON."""

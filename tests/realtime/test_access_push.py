@@ -20,11 +20,11 @@ from tests.factories import add_member, make_agent, make_board, make_ticket
 from tests.realtime.conftest import bearer, receive, receive_events
 from tests.realtime.procs import (
     REDIS_URL,
-    channel_prefix,
     database_url,
     free_port,
     process_env,
     run_django,
+    use_redis_layer,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -41,21 +41,6 @@ SWITCHED_OFF = {
 
 def cookie(session: str) -> list[tuple[bytes, bytes]]:
     return [(b"cookie", f"sessionid={session}".encode())]
-
-
-def redis_layer(settings) -> str:
-    """Point this process at Redis under a prefix of the test's own; returns the prefix."""
-    prefix = channel_prefix()
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": settings.REDIS_SOCKET_TIMEOUT}],
-                "prefix": prefix,
-            },
-        }
-    }
-    return prefix
 
 
 async def said_until_closed(socket) -> list:
@@ -165,7 +150,7 @@ async def test_the_heartbeat_closes_an_account_switched_off_without_a_message(
 async def test_changes_made_in_another_process_arrive_through_redis(
     sockets, user, board, settings, tmp_path
 ):
-    prefix = redis_layer(settings)
+    prefix = use_redis_layer(settings)
     settings.WS_HEARTBEAT_SECONDS = FAR_HEARTBEAT
     leaver, leaver_secret = await leaver_on(board)
     socket = await sockets(f"/ws/connect?board_id={board.pk}", bearer(leaver_secret))
@@ -199,13 +184,7 @@ def test_a_channel_layer_that_is_down_fails_no_write(user, board, settings, capl
     leaver, _ = make_agent("leaver")
     add_member(board, leaver, "agent")
     # Nothing listens on this port: every announcement fails.
-    down = f"redis://127.0.0.1:{free_port()}/0"
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [down]},
-        }
-    }
+    use_redis_layer(settings, f"redis://127.0.0.1:{free_port()}/0")
     with caplog.at_level(logging.WARNING, logger="history.access_push"):
         membership_remove(actor=user, board_id=board.pk, user_id=leaver.pk)
         leaver.is_active = False

@@ -8,7 +8,13 @@ from channels.db import database_sync_to_async
 
 from tests.factories import make_ticket
 from tests.realtime.conftest import bearer, receive, receive_events
-from tests.realtime.procs import REDIS_URL, channel_prefix, database_url, process_env, run_django
+from tests.realtime.procs import (
+    REDIS_URL,
+    database_url,
+    process_env,
+    run_django,
+    use_redis_layer,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,16 +37,7 @@ def write_elsewhere(env: dict, *, user, board, count: int, prefix: str) -> list[
 async def test_write_in_another_process_reaches_the_client(
     sockets, secret, user, board, settings, tmp_path
 ):
-    prefix = channel_prefix()
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": settings.REDIS_SOCKET_TIMEOUT}],
-                "prefix": prefix,
-            },
-        }
-    }
+    prefix = use_redis_layer(settings)
     settings.WS_HEARTBEAT_SECONDS = 3600  # only the push can deliver within the test
     socket = await sockets(f"/ws/connect?board_id={board.pk}", bearer(secret))
     assert (await receive(socket))["type"] == "subscribed"

@@ -33,12 +33,12 @@ from tests.realtime.procs import (
     database_url,
     free_port,
     process_env,
+    use_redis_layer,
 )
 from tests.realtime.test_access_push import (
     FAR_HEARTBEAT,
     PROMPTLY,
     cookie,
-    redis_layer,
     said_until_closed,
 )
 
@@ -209,7 +209,7 @@ async def test_a_session_ended_before_the_socket_joined_its_group_is_refused(
 def test_sign_out_and_password_change_reach_daphne_through_redis(user, settings, tmp_path):
     """The production shape: the socket is on a daphne process, the sign-out and the
     password change happen in another process (here, as in a gunicorn worker)."""
-    prefix = redis_layer(settings)
+    prefix = use_redis_layer(settings)
     first, second = signed_in(user), signed_in(user)
     env = process_env(
         tmp_path,
@@ -256,13 +256,7 @@ def closing_words(socket) -> tuple[list[dict], int | None]:
 
 def test_a_channel_layer_that_is_down_fails_neither_sign_out_nor_save(user, settings, caplog):
     # Nothing listens on this port: every announcement fails.
-    down = f"redis://127.0.0.1:{free_port()}/0"
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [down]},
-        }
-    }
+    use_redis_layer(settings, f"redis://127.0.0.1:{free_port()}/0")
     browser = signed_in(user)
     session_key = session_of(browser)
     with caplog.at_level(logging.WARNING, logger="history.access_push"):

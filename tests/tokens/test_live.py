@@ -22,7 +22,7 @@ from agents.services import token_revoke
 from tests.mcp.conftest import BASE_DIR, server_env
 from tests.mcp.helpers import data, error_text, http_session
 from tests.realtime.conftest import bearer, closed_with, receive
-from tests.realtime.procs import REDIS_URL, channel_prefix
+from tests.realtime.procs import REDIS_URL, use_redis_layer
 from tests.tokens.conftest import issue
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -38,22 +38,6 @@ def revoke_from_thread(token) -> None:
         token_revoke(actor=None, token=token)
     finally:
         connection.close()
-
-
-def use_redis(settings) -> str:
-    """Point this process's channel layer at Redis with a prefix of the test's own, and
-    return the prefix for the servers the test starts."""
-    prefix = channel_prefix()
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": settings.REDIS_SOCKET_TIMEOUT}],
-                "prefix": prefix,
-            },
-        }
-    }
-    return prefix
 
 
 # ---------------------------------------------------------------- WebSocket, in process
@@ -136,7 +120,7 @@ async def test_a_message_over_the_size_limit_closes_1009(sockets, scoped_agent, 
 
 
 def test_revoking_in_another_process_closes_a_live_websocket(start_daphne, settings, scoped_agent):
-    prefix = use_redis(settings)
+    prefix = use_redis_layer(settings)
     # No heartbeat during the test: only the revocation message can close the socket.
     url = start_daphne(
         REDIS_URL=REDIS_URL, CHANNEL_LAYER_PREFIX=prefix, WS_HEARTBEAT_SECONDS="3600"
@@ -183,7 +167,7 @@ def _initialize(client: httpx.Client, url: str) -> str:
 def test_revoking_ends_an_open_mcp_session(start_daphne, settings, scoped_agent):
     """The session's open event stream ends when the token is revoked (the server
     discards the session), and its next tool call is refused."""
-    prefix = use_redis(settings)
+    prefix = use_redis_layer(settings)
     base = start_daphne(REDIS_URL=REDIS_URL, CHANNEL_LAYER_PREFIX=prefix)
     issued = issue(scoped_agent)
     url = f"{base}/mcp"
