@@ -17,11 +17,12 @@ if settings.SERVE_STATIC:
     django_asgi = ASGIStaticFilesHandler(django_asgi)
 
 # Imported after Django is set up: they load models.
-from agent_kanban.metrics import track_websockets  # noqa: E402
-from agent_kanban.ws_limits import McpRateLimit, WebSocketConnectLimit  # noqa: E402
-from agents.mcp.http import mount_mcp  # noqa: E402
-from agents.ws_auth import WebSocketAuthStack  # noqa: E402
-from history.consumers import BoardEventsConsumer  # noqa: E402
+from core.metrics import track_websockets  # noqa: E402
+from live.auth import WebSocketAuthStack  # noqa: E402
+from live.consumers import BoardEventsConsumer  # noqa: E402
+from live.limits import WebSocketConnectLimit  # noqa: E402
+from mcp_server.http import mount_mcp  # noqa: E402
+from mcp_server.limits import McpRateLimit  # noqa: E402
 
 websocket_routes = [re_path(r"^ws/connect/?$", BoardEventsConsumer.as_asgi())]
 

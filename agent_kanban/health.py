@@ -15,9 +15,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-import agent_kanban
 from boards.models import Board
-from history.realtime import connection_stats
+from core.version import VERSION
+from live.realtime import connection_stats
 from tickets.models import Ticket
 
 STARTED = time.monotonic()
@@ -99,7 +99,7 @@ class HealthView(APIView):
         healthy = all(check["status"] == "ok" for check in checks.values())
         body = {
             "status": "ok" if healthy else "degraded",
-            "version": agent_kanban.__version__,
+            "version": VERSION,
             "environment": settings.ENVIRONMENT,
             "uptime_seconds": round(time.monotonic() - STARTED, 1),
             "started_at": STARTED_AT.isoformat(),
@@ -118,7 +118,7 @@ class StatusView(APIView):
         return Response(
             {
                 "name": "Agent Kanban",
-                "version": agent_kanban.__version__,
+                "version": VERSION,
                 "environment": settings.ENVIRONMENT,
                 "server_time": timezone.now().isoformat(),
                 "uptime_seconds": round(time.monotonic() - STARTED, 1),

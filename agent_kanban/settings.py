@@ -46,17 +46,25 @@ INSTALLED_APPS = [
     "history",
     "stats",
     "audit",
+    "live",
+    "web",
+    "mcp_server",
     "backups",
 ]
 
 MIDDLEWARE = [
+    # The request id comes first, so every later middleware's log lines carry it.
+    "core.request_id.RequestIdMiddleware",
+    "core.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "agent_kanban.security.SecurityHeadersMiddleware",
+    "core.security.SecurityHeadersMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: writes count per signed-in user (see the rate limits below).
+    "agents.ratelimits.RateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -90,6 +98,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "agents.User"
 
 REDIS_URL = env_str("REDIS_URL")
+# redis-py 8 gives up on a socket read after 5 s, and channels_redis waits for a
+# consumer's next message with a blocking pop of exactly 5 s: every consumer idle for
+# 5 s would fail. Reads get more time than that pop.
+REDIS_SOCKET_TIMEOUT = env_int("REDIS_SOCKET_TIMEOUT", 30)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -100,9 +112,16 @@ if REDIS_URL:
     }
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Channel layer flavour (bench): CHANNEL_LAYER_BACKEND=pubsub uses
+            # channels-redis's Pub/Sub layer, which sends a board event to Redis once per
+            # daphne process instead of once per watcher (bench/README.md has the fan-out
+            # figures of both). Events pushed while a watcher is away are caught up from
+            # the log by sequence number either way.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer"
+            if env_str("CHANNEL_LAYER_BACKEND", "core") == "pubsub"
+            else "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                "hosts": [{"address": REDIS_URL, "socket_timeout": REDIS_SOCKET_TIMEOUT}],
                 "prefix": env_str("CHANNEL_LAYER_PREFIX", "agent_kanban"),
             },
         }
@@ -142,14 +161,14 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "agent_kanban.pagination.EnvelopePagination",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.EnvelopePagination",
     "DEFAULT_PARSER_CLASSES": [
-        "agent_kanban.parsers.StrictJSONParser",  # refuses unpaired surrogates with a 400
+        "core.parsers.StrictJSONParser",  # refuses unpaired surrogates with a 400
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "PAGE_SIZE": env_int("API_PAGE_SIZE", 50),
-    "EXCEPTION_HANDLER": "agent_kanban.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DATETIME_FORMAT": "iso-8601",
 }
@@ -173,18 +192,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "agent_kanban.openapi_errors.add_error_responses",  # 4xx: the error envelope
+        "core.openapi_errors.add_error_responses",  # 4xx: the error envelope
     ],
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s [%(levelname)s] %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
 APPEND_SLASH = False
 
 # Real-time delivery. WebSocket: a heartbeat every WS_HEARTBEAT_SECONDS (a client
@@ -205,16 +216,7 @@ STATS_MIN_SAMPLES = env_int("STATS_MIN_SAMPLES", 10)
 STATS_WINDOW_DAYS = env_int("STATS_WINDOW_DAYS", 90)
 STATS_CACHE_SECONDS = env_int("STATS_CACHE_SECONDS", 300)
 
-# redis-py 8 gives up on a socket read after 5 s, and channels_redis waits for a
-# consumer's next message with a blocking pop of exactly 5 s: every consumer idle for
-# 5 s would fail. Reads get more time than that pop.
-REDIS_SOCKET_TIMEOUT = env_int("REDIS_SOCKET_TIMEOUT", 30)
-if REDIS_URL:
-    CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [
-        {"address": REDIS_URL, "socket_timeout": REDIS_SOCKET_TIMEOUT}
-    ]
-
-# Hardening (agent_kanban/production.py, agent_kanban/security.py). Every environment
+# Hardening (agent_kanban/production.py, core/security.py). Every environment
 # sends the security headers; ENVIRONMENT=production refuses DEBUG, a weak SECRET_KEY and
 # empty ALLOWED_HOSTS / CORS_ORIGINS at start-up, and turns on HTTPS-only cookies, HSTS
 # and the SSL redirect (TLS ends at the proxy, which sets X-Forwarded-Proto).
@@ -232,12 +234,10 @@ if ENVIRONMENT == "production":
         allowed_hosts=env_list("ALLOWED_HOSTS"),  # the localhost default is no answer
         cors_origins=CORS_ALLOWED_ORIGINS,
     )
-    _secure = production.secure_transport_settings()
-    SILENCED_SYSTEM_CHECKS = [
-        *globals().get("SILENCED_SYSTEM_CHECKS", []),
-        *_secure.pop("SILENCED_SYSTEM_CHECKS"),
-    ]
-    globals().update(_secure)
+    # SESSION_COOKIE_SECURE, CSRF_COOKIE_SECURE, the SECURE_HSTS_* and SECURE_SSL_*
+    # settings, SECURE_PROXY_SSL_HEADER, SECURE_REDIRECT_EXEMPT, SILENCED_SYSTEM_CHECKS:
+    # defined nowhere else.
+    globals().update(production.secure_transport_settings())
 
 # Tokens and audit (agents, audit apps): a WebSocket client may send at most
 # WS_MAX_MESSAGES_PER_MINUTE messages a minute (bursts up to the same number); past it
@@ -246,12 +246,12 @@ if ENVIRONMENT == "production":
 WS_MAX_MESSAGES_PER_MINUTE = env_int("WS_MAX_MESSAGES_PER_MINUTE", 120)
 AUDIT_PAGE_SIZE = env_int("AUDIT_PAGE_SIZE", 50)
 
-# Observability (agent_kanban/metrics.py, request_id.py, log_format.py). /metrics serves
+# Observability (core/metrics.py, core/request_id.py, core/log_format.py). /metrics serves
 # Prometheus figures while METRICS_ENABLED; with METRICS_TOKEN set it needs
 # `Authorization: Bearer <token>`, with METRICS_ALLOWED_IPS (addresses or CIDR nets) only
 # those clients get it; in production one of the two is required, else 403. Several
 # processes share their figures through PROMETHEUS_MULTIPROC_DIR (read from the process
-# environment, see metrics.py). Every request gets an X-Request-ID carried by its log
+# environment, see core/metrics.py). Every request gets an X-Request-ID carried by its log
 # lines and error envelope; LOG_FORMAT=json writes one JSON object a line; ACCESS_LOG
 # writes one line per request (logger agent_kanban.access).
 METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
@@ -259,21 +259,27 @@ METRICS_TOKEN = env_str("METRICS_TOKEN")
 METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS")
 ACCESS_LOG = env_bool("ACCESS_LOG", True)
 LOG_FORMAT = env_str("LOG_FORMAT", "json" if ENVIRONMENT == "production" else "plain")
-# The request id comes first, so every later middleware's log lines carry it.
-MIDDLEWARE[0:0] = [
-    "agent_kanban.request_id.RequestIdMiddleware",
-    "agent_kanban.metrics.MetricsMiddleware",
-]
-LOGGING["filters"] = {"request_id": {"()": "agent_kanban.log_format.RequestIdFilter"}}
-LOGGING["formatters"] = {
-    "plain": {"format": "%(asctime)s [%(levelname)s] %(name)s [%(request_id)s]: %(message)s"},
-    "json": {"()": "agent_kanban.log_format.JsonFormatter"},
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "core.log_format.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s [%(levelname)s] %(name)s [%(request_id)s]: %(message)s"},
+        "json": {"()": "core.log_format.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
-LOGGING["handlers"]["console"].update(
-    formatter="json" if LOG_FORMAT == "json" else "plain", filters=["request_id"]
-)
 
-# Rate and input limits (agent_kanban/ratelimits.py, ws_limits.py, uploads.py). Rates
+# Rate and input limits (core/ratelimits.py and agents/ratelimits.py for HTTP,
+# live/limits.py and mcp_server/limits.py for WebSocket and MCP, core/uploads.py). Rates
 # like 60/m, 10/5m or 1000/h, or `off`; counters live in the default cache (Redis when
 # REDIS_URL is set, so every instance shares them), RATELIMIT_ENABLE=false turns all off.
 # TRUSTED_PROXIES: addresses or CIDR nets of the proxies (nginx) whose X-Forwarded-For is
@@ -286,16 +292,5 @@ RATELIMIT_WS_CONNECT = env_rate("RATELIMIT_WS_CONNECT", "10/m")
 RATELIMIT_PER_IP = env_rate("RATELIMIT_PER_IP", "1200/m")
 RATELIMIT_FAIL_OPEN = True
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
-    "agent_kanban.ratelimits.RateLimitMiddleware",
-)
 BULK_MAX_ITEMS = env_int("BULK_MAX_ITEMS", 500)
-FILE_UPLOAD_HANDLERS = ["agent_kanban.uploads.RefuseFileUploads"]
-
-# Channel layer flavour (bench): CHANNEL_LAYER_BACKEND=pubsub uses channels-redis's
-# Pub/Sub layer, which sends a board event to Redis once per daphne process instead of
-# once per watcher (bench/README.md has the fan-out figures of both). Events pushed
-# while a watcher is away are caught up from the log by sequence number either way.
-if REDIS_URL and env_str("CHANNEL_LAYER_BACKEND", "core") == "pubsub":
-    CHANNEL_LAYERS["default"]["BACKEND"] = "channels_redis.pubsub.RedisPubSubChannelLayer"
+FILE_UPLOAD_HANDLERS = ["core.uploads.RefuseFileUploads"]

@@ -3,19 +3,22 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from agent_kanban import health, metrics
+from agent_kanban import health
 from agents.api import SessionView
 from agents.urls import api_urlpatterns as token_api_patterns
+from backups.api import BoardExportView
 from boards.api import BoardViewSet
 from comments.api import CommentViewSet
+from core import metrics
 from history.api import (
     BoardActivityView,
     HistoryStatsView,
     TicketHistoryView,
     TicketTransitionsView,
 )
-from history.sse import board_events
+from live.sse import board_events
 from tickets.api import (
+    BoardTicketsView,
     BulkAssignView,
     BulkMoveView,
     BulkPriorityView,
@@ -23,9 +26,9 @@ from tickets.api import (
     TicketViewSet,
 )
 
-handler400 = "agent_kanban.errors.handler400"
-handler404 = "agent_kanban.errors.handler404"
-handler500 = "agent_kanban.errors.handler500"
+handler400 = "core.errors.handler400"
+handler404 = "core.errors.handler404"
+handler500 = "core.errors.handler500"
 
 # The seed's paths, with or without the trailing slash.
 router = DefaultRouter()
@@ -41,6 +44,8 @@ api_patterns = [
     re_path(r"^status/?$", health.StatusView.as_view(), name="status"),
     re_path(r"^users/session/?$", SessionView.as_view(), name="session"),
     re_path(r"^boards/(?P<board_id>\d+)/claim-next/?$", ClaimNextView.as_view(), name="claim-next"),
+    re_path(r"^boards/(?P<pk>\d+)/tickets/?$", BoardTicketsView.as_view(), name="board-tickets"),
+    re_path(r"^boards/(?P<pk>\d+)/export/?$", BoardExportView.as_view(), name="board-export"),
     re_path(r"^bulk/tickets/move/?$", BulkMoveView.as_view(), name="bulk-move"),
     re_path(r"^bulk/tickets/priority/?$", BulkPriorityView.as_view(), name="bulk-priority"),
     re_path(r"^bulk/tickets/assign/?$", BulkAssignView.as_view(), name="bulk-assign"),
@@ -69,10 +74,8 @@ api_patterns = [
 ]
 
 urlpatterns = [
-    path("", include("boards.urls")),
-    path("", include("stats.urls")),  # /api/statistics/… and the Insights page
-    path("", include("agents.urls")),  # /tokens/
-    path("", include("audit.urls")),  # /audit/
+    path("", include("web.urls")),
+    path("", include("stats.urls")),  # /api/statistics/…
     path("health", health.simple, name="health-basic"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("api/", include(api_patterns)),

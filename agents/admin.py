@@ -6,7 +6,7 @@ from django.http import HttpRequest
 
 from agents.models import ApiToken, User
 from agents.services import token_revoke
-from audit.services import request_ip
+from core.http import request_ip
 
 
 class UserCreateForm(AdminUserCreationForm):

@@ -7,12 +7,12 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agent_kanban.adapters import validated
-from agent_kanban.errors import error_body
 from agents.selectors import token_get, token_list, token_owner
 from agents.serializers import TokenCreatedSerializer, TokenCreateSerializer, TokenSerializer
 from agents.services import token_issue, token_revoke
-from audit.services import request_ip
+from core.adapters import validated
+from core.errors import error_body
+from core.http import request_ip
 
 
 class IdentitySerializer(serializers.Serializer):

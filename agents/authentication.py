@@ -1,12 +1,12 @@
 from django.conf import settings
 from django.db.models import Exists, OuterRef
-from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from agent_kanban.ratelimits import remember_token_user
 from agents.models import ApiToken
-from agents.services import hash_token, token_touch
+from agents.ratelimits import remember_token_user
+from agents.services import hash_token, token_touch, usable_tokens
+from core.http import bearer_secret
 
 
 def user_for_token(secret: str):
@@ -19,19 +19,18 @@ def user_for_token(secret: str):
     # and then no request has to ask for its boards again.
     key_hash = hash_token(secret)
     found = (
-        ApiToken.objects.select_related("user")
+        usable_tokens()
+        .select_related("user")
         .annotate(
             has_board_limits=Exists(
                 ApiToken.boards.through.objects.filter(apitoken_id=OuterRef("pk"))
             )
         )
-        .filter(key_hash=key_hash, revoked_at__isnull=True)
+        .filter(key_hash=key_hash)
         .order_by()[:1]
     )
     token = next(iter(found), None)
-    if token is None or not token.user.is_active:
-        return None, None
-    if token.expires_at is not None and token.expires_at <= timezone.now():
+    if token is None:
         return None, None
     if not token.has_board_limits:
         token._scoped_board_ids = frozenset()
@@ -45,20 +44,14 @@ def user_for_token(secret: str):
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     """`Authorization: Bearer <token>` for agents and scripts."""
 
-    keyword = "bearer"
-
     def authenticate(self, request):
-        header = authentication.get_authorization_header(request).split()
-        if not header or header[0].lower() != self.keyword.encode():
-            return None
-        if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Authorization header must be 'Bearer <token>'.")
-        try:
-            secret = header[1].decode("ascii")
-        except UnicodeDecodeError:
+        secret = bearer_secret(request.META.get("HTTP_AUTHORIZATION"))
+        if secret is None:
+            return None  # no bearer credentials: another authenticator may know them
+        if not secret:
             raise exceptions.AuthenticationFailed(
-                "The token contains invalid characters."
-            ) from None
+                "Authorization header must be 'Bearer <token>', the token in ASCII."
+            )
         user, token = user_for_token(secret)
         if user is None:
             raise exceptions.AuthenticationFailed("The token is unknown, revoked or expired.")

@@ -4,9 +4,9 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from agent_kanban.errors import NotFound
 from agents.models import ApiToken, User
-from boards.access import is_site_admin
+from core.errors import NotFound
+from core.identity import is_site_admin
 
 
 def token_status(token: ApiToken) -> str:

@@ -1,9 +1,9 @@
 from rest_framework import serializers
 
-from agent_kanban.adapters import RefuseUnknownFields
 from agents.models import ApiToken
 from agents.selectors import token_status
 from agents.services import MAX_BOARDS_PER_TOKEN
+from core.adapters import RefuseUnknownFields
 
 
 class TokenSerializer(serializers.ModelSerializer):

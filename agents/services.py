@@ -6,13 +6,15 @@ from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from agent_kanban.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
 from agents.models import ApiToken, User
-from agents.revocation import announce_revoked
 from audit.services import audit_record
-from boards.access import READ, can, is_site_admin, request_token, token_board_ids
+from boards.access import READ, can, request_token, token_board_ids
+from core import groups
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
+from core.identity import is_site_admin
 
 TOKEN_PREFIX = "ak_"
 MAX_BOARDS_PER_TOKEN = 100
@@ -184,7 +186,9 @@ def token_revoke(*, actor: User | None, token: ApiToken, ip: str | None = None) 
         details={"owner_id": token.user_id, "name": token.name, "prefix": token.prefix},
     )
     token_id = token.pk
-    transaction.on_commit(lambda: announce_revoked(token_id))
+    groups.announce_on_commit(
+        groups.token_group_name(token_id), {"type": groups.TOKEN_REVOKED, "token_id": token_id}
+    )
     return token
 
 
@@ -197,14 +201,16 @@ def token_touch(*, token: ApiToken, every_seconds: int) -> None:
     token.last_used_at = now
 
 
-def token_is_usable(*, token_id: int) -> bool:
-    """Whether the token still authenticates (not revoked, not expired, user active)."""
-    now = timezone.now()
-    return (
-        ApiToken.objects.filter(pk=token_id, revoked_at__isnull=True, user__is_active=True)
-        .exclude(expires_at__lte=now)
-        .exists()
+def usable_tokens() -> QuerySet[ApiToken]:
+    """The tokens that still authenticate: not revoked, not expired, their user active."""
+    return ApiToken.objects.filter(revoked_at__isnull=True, user__is_active=True).exclude(
+        expires_at__lte=timezone.now()
     )
+
+
+def token_is_usable(*, token_id: int) -> bool:
+    """Whether the token still authenticates (`usable_tokens`)."""
+    return usable_tokens().filter(pk=token_id).exists()
 
 
 def agent_create(

@@ -1,13 +1,8 @@
-"""Token management: the page, and the REST endpoints (included under /api/)."""
+"""The token endpoints, included under /api/."""
 
-from django.urls import path, re_path
+from django.urls import re_path
 
-from agents import api, views
-
-urlpatterns = [
-    path("tokens/", views.tokens, name="tokens"),
-    path("tokens/<int:token_id>/revoke/", views.token_revoke_view, name="token-revoke"),
-]
+from agents import api
 
 api_urlpatterns = [
     re_path(r"^tokens/?$", api.TokenListView.as_view(), name="api-tokens"),

@@ -4,7 +4,8 @@ of signing in (the login page, the admin, POST /api/users/session) sends them.""
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
-from audit.services import audit_record, request_ip
+from audit.services import audit_record
+from core.http import request_ip
 
 USERNAME_MAX = 150
 

@@ -2,11 +2,10 @@
 
 from django.db.models import QuerySet
 
-from agent_kanban.errors import InvalidInput, NotFound, field_error
 from audit.models import AuditEvent
-from boards.access import is_site_admin
-
-ID_MAX = 2**63 - 1
+from core.errors import InvalidInput, NotFound, field_error
+from core.identity import is_site_admin
+from core.ids import ID_MAX
 
 
 def require_audit_reader(actor) -> None:

@@ -1,9 +1,5 @@
 """The one way an audit row is written."""
 
-import ipaddress
-
-from django.conf import settings
-
 from audit.models import AuditEvent
 
 
@@ -27,41 +23,3 @@ def audit_record(
         ip=ip or None,
         details=details or {},
     )
-
-
-def request_ip(request) -> str | None:
-    """The client's address: the peer, or, when the peer is one of TRUSTED_PROXIES (the
-    same setting the rate limits use), the right-most X-Forwarded-For hop that is not
-    a trusted proxy. Hops left of that are whatever the client chose to send."""
-    if request is None:
-        return None
-    meta = getattr(request, "META", {})
-    address = _ip(meta.get("REMOTE_ADDR"))
-    networks = _trusted_networks()
-    forwarded = meta.get("HTTP_X_FORWARDED_FOR", "")
-    if not (address and networks and forwarded and _in(address, networks)):
-        return address
-    for hop in reversed(forwarded.split(",")):
-        hop_ip = _ip(hop)
-        if hop_ip is None:
-            break  # garbage: keep the last address that could be trusted
-        address = hop_ip
-        if not _in(hop_ip, networks):
-            break
-    return address
-
-
-def _ip(value: str | None) -> str | None:
-    try:
-        return str(ipaddress.ip_address((value or "").strip()))
-    except ValueError:
-        return None
-
-
-def _trusted_networks() -> tuple:
-    proxies = getattr(settings, "TRUSTED_PROXIES", None) or []
-    return tuple(ipaddress.ip_network(item.strip(), strict=False) for item in proxies)
-
-
-def _in(address: str, networks: tuple) -> bool:
-    return any(ipaddress.ip_address(address) in network for network in networks)

@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from agent_kanban.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.db.backends.postgresql.client import DatabaseClient
 
-from agent_kanban.errors import InvalidInput
+from core.errors import InvalidInput
 
 from .files import partial_file
 

@@ -1,6 +1,6 @@
 """Backup and restore of the whole database: every user, token, board, ticket,
 comment, history row and event. (One board as a portable document is
-boards.transfer's job.) SQLite is copied with its online backup API, PostgreSQL with
+backups.transfer's job.) SQLite is copied with its online backup API, PostgreSQL with
 pg_dump/pg_restore in custom format; the file's first bytes say which made it."""
 
 from collections.abc import Callable
@@ -9,8 +9,8 @@ from pathlib import Path
 
 from django.db import connection, connections
 
-from agent_kanban.errors import Conflict, InvalidInput
 from audit.services import audit_record
+from core.errors import Conflict, InvalidInput
 
 from . import postgres, sqlite
 from .files import ENGINE_NAMES, SQLITE, check_target, engine_of_database, engine_of_file

@@ -5,7 +5,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from agent_kanban.errors import InvalidInput
+from core.errors import InvalidInput
 
 from .files import partial_file
 

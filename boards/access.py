@@ -12,10 +12,10 @@ raise NotFound, never Forbidden, so its id tells them nothing.
 
 from django.db.models import OuterRef, QuerySet, Subquery
 
-from agent_kanban.errors import Forbidden, NotFound
 from boards.models import BoardMembership, Role
+from core.errors import Forbidden, NotFound
+from core.ids import ID_MAX
 
-ID_MAX = 2**63 - 1
 READ = "read"
 WRITE = "write"
 ADMIN = "admin"
@@ -26,10 +26,6 @@ ROLE_ALLOWS: dict[str, frozenset[str]] = {
     Role.AGENT: frozenset({READ, WRITE}),
     Role.VIEWER: frozenset({READ}),
 }
-
-
-def is_site_admin(user) -> bool:
-    return bool(user is not None and user.is_authenticated and user.is_active and user.is_staff)
 
 
 def request_token(user):
@@ -111,19 +107,6 @@ def require_board(user, board_id: int, need: str = READ) -> None:
     raise Forbidden("Your role on this board may only read.", code="board_read_only")
 
 
-def require_ticket(user, ticket_id: int, need: str = READ) -> int:
-    """The board id of the ticket, unless `user` may not `need` on it: a ticket on a board
-    they may not read is "does not exist", word for word as a missing one."""
-
-    board_id = None
-    if isinstance(ticket_id, int) and 1 <= ticket_id <= ID_MAX:
-        board_id = _ticket_board_id(user, ticket_id)
-    if board_id is None or not can(user, board_id, READ):
-        raise NotFound(f"Ticket {ticket_id} does not exist.")
-    require_board(user, board_id, need)
-    return board_id
-
-
 def readable_ticket(user, tickets: QuerySet, ticket_id: int):
     """The ticket of `tickets` with id `ticket_id` when `user` may read its board, else
     NotFound worded as for a missing one. The user's role comes in the ticket's own query."""
@@ -141,16 +124,14 @@ def readable_ticket(user, tickets: QuerySet, ticket_id: int):
     return ticket
 
 
-def _ticket_board_id(user, ticket_id: int) -> int | None:
-    """The ticket's board id; the user's role there comes in the same query and is
-    remembered as board_role would, so the check that follows asks nothing more."""
-    from tickets.models import Ticket
-
-    tickets = Ticket.objects.filter(pk=ticket_id)
+def board_id_of(user, rows: QuerySet) -> int | None:
+    """The board id of the first row of `rows` (any model with a `board_id`); the user's
+    role there comes in the same query and is remembered as board_role would, so the
+    check that follows asks nothing more."""
     if not _may_have_role(user) or user.is_staff:
-        return tickets.values_list("board_id", flat=True).first()
+        return rows.values_list("board_id", flat=True).first()
     role = BoardMembership.objects.filter(board_id=OuterRef("board_id"), user_id=user.pk)
-    row = tickets.annotate(role=Subquery(role.values("role")[:1])).values_list("board_id", "role")
+    row = rows.annotate(role=Subquery(role.values("role")[:1])).values_list("board_id", "role")
     found = row.first()
     if found is None:
         return None

@@ -8,7 +8,7 @@ deleting (use the board pages, the REST API or MCP for that)."""
 from django.contrib import admin
 from django.http import HttpRequest
 
-from boards.models import Board, Column
+from boards.models import Board, BoardEvent, Column
 
 
 class ViewOnlyAdmin(admin.ModelAdmin):
@@ -69,3 +69,13 @@ class ColumnAdmin(ViewOnlyAdmin):
     list_filter = ["board"]
     search_fields = ["name", "board__name"]
     ordering = ["board__name", "board_id", "position"]
+
+
+@admin.register(BoardEvent)
+class BoardEventAdmin(ViewOnlyAdmin):
+    """View-only (see boards/admin.py): events are appended by the services, in order."""
+
+    list_display = ["board", "seq", "type", "actor", "created_at"]
+    list_select_related = ["board", "actor"]
+    list_filter = ["type", "board"]
+    search_fields = ["type", "actor__username"]

@@ -3,10 +3,8 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from agent_kanban.adapters import validated
-from agent_kanban.errors import InvalidInput, field_error
 from boards import selectors, services
-from boards.access import ADMIN, READ, require_board
+from boards.access import ADMIN, require_board
 from boards.serializers import (
     BoardCreateSerializer,
     BoardSerializer,
@@ -17,9 +15,8 @@ from boards.serializers import (
     MembershipRoleSerializer,
     MembershipSerializer,
 )
-from boards.transfer import board_export
-from tickets.selectors import board_tickets
-from tickets.serializers import TicketSerializer
+from core.adapters import validated
+from core.errors import InvalidInput, field_error
 
 
 def board_response(request, board_id: int, status_code: int = 200) -> Response:
@@ -78,22 +75,6 @@ class BoardViewSet(viewsets.GenericViewSet):
     def destroy(self, request, pk: int):
         services.board_delete(actor=request.user, board_id=int(pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-    @extend_schema(responses=TicketSerializer(many=True))
-    @action(detail=True, methods=["get"], pagination_class=None)
-    def tickets(self, request, pk: int):
-        """Every ticket of the board in board order (columns left to right, cards top down)."""
-        tickets = board_tickets(actor=request.user, board_id=int(pk))
-        return Response(TicketSerializer(tickets, many=True).data)
-
-    @extend_schema(responses={200: dict})
-    @action(detail=True, methods=["get"], pagination_class=None)
-    def export(self, request, pk: int):
-        """The whole board — columns, labels, tickets, comments, history — as the
-        document `import_board` reads (format_version 1). Anyone who may read it may
-        export it: it holds nothing a reader cannot already see."""
-        require_board(request.user, int(pk), READ)
-        return Response(board_export(board_id=int(pk)))
 
     @extend_schema(methods=["GET"], responses=ColumnSerializer(many=True))
     @extend_schema(

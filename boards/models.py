@@ -64,3 +64,28 @@ class BoardMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} is {self.role} on {self.board}"
+
+
+class BoardEvent(models.Model):
+    """The board's event log: what live clients receive, and what a reconnecting
+    client replays from its last sequence number."""
+
+    board = models.ForeignKey("boards.Board", on_delete=models.CASCADE, related_name="events")
+    seq = models.BigIntegerField()
+    type = models.CharField(max_length=40)
+    payload = models.JSONField(default=dict)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        # The table keeps the name it had when the log lived in the history app.
+        db_table = "history_boardevent"
+        ordering = ["board_id", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["board", "seq"], name="event_seq_unique_per_board"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.board_id}#{self.seq} {self.type}"

@@ -3,9 +3,9 @@ from collections import defaultdict
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Prefetch, QuerySet
 
-from agent_kanban.errors import NotFound
 from boards.access import READ, readable_boards, require_board
 from boards.models import Board, BoardMembership, Column, Role
+from core.errors import NotFound
 
 
 def board_list(*, actor) -> QuerySet[Board]:

@@ -1,15 +1,17 @@
 from rest_framework import serializers
 
-from agent_kanban.adapters import RefuseUnknownFields
-from boards import services
+from boards import rules
 from boards.models import Board, Role
+from boards.representation import board_representation
+from core.adapters import RefuseUnknownFields
+from core.ids import ID_MAX
 
 
 class ColumnSerializer(RefuseUnknownFields):
     id = serializers.IntegerField(
         required=False, allow_null=True, help_text="Keep this column; absent for a new one."
     )
-    name = serializers.CharField(max_length=services.COLUMN_NAME_MAX)
+    name = serializers.CharField(max_length=rules.COLUMN_NAME_MAX)
     wip_limit = serializers.IntegerField(
         min_value=1,
         max_value=10_000,
@@ -23,15 +25,18 @@ class ColumnSerializer(RefuseUnknownFields):
 
 
 class ColumnsUpdateSerializer(RefuseUnknownFields):
-    columns = ColumnSerializer(many=True, allow_empty=False, max_length=services.COLUMNS_MAX)
+    columns = ColumnSerializer(many=True, allow_empty=False, max_length=rules.COLUMNS_MAX)
 
 
 class BoardSerializer(serializers.ModelSerializer):
-    created_by = serializers.CharField(
-        source="created_by.username", read_only=True, default=None, allow_null=True
-    )
+    # The fields declare the shape (OpenAPI schema); `board_representation` produces it.
+    created_by = serializers.CharField(read_only=True, allow_null=True)
     ticket_count = serializers.IntegerField(read_only=True, required=False)
-    columns = serializers.SerializerMethodField()
+    columns = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Column names in order (the seed's `columns`); details at /columns.",
+    )
 
     class Meta:
         model = Board
@@ -47,26 +52,25 @@ class BoardSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_columns(self, board: Board) -> list[str]:
-        """Column names in order (the seed's `columns`); details at /columns."""
-        return [column.name for column in board.columns.all()]
+    def to_representation(self, instance: Board) -> dict:
+        return board_representation(instance)
 
 
 class BoardWriteSerializer(RefuseUnknownFields):
     ignored_fields = frozenset({"id", "ticket_count", "created_by", "created_at", "updated_at"})
 
-    name = serializers.CharField(max_length=services.NAME_MAX)
+    name = serializers.CharField(max_length=rules.NAME_MAX)
     description = serializers.CharField(
-        max_length=services.DESCRIPTION_MAX, allow_blank=True, required=False, trim_whitespace=False
+        max_length=rules.DESCRIPTION_MAX, allow_blank=True, required=False, trim_whitespace=False
     )
 
 
 class BoardCreateSerializer(BoardWriteSerializer):
     columns = serializers.ListField(
-        child=serializers.CharField(max_length=services.COLUMN_NAME_MAX),
+        child=serializers.CharField(max_length=rules.COLUMN_NAME_MAX),
         required=False,
         min_length=1,
-        max_length=services.COLUMNS_MAX,
+        max_length=rules.COLUMNS_MAX,
         help_text="Column names in order; Backlog, In Progress, Testing, Done if absent.",
     )
 
@@ -74,7 +78,7 @@ class BoardCreateSerializer(BoardWriteSerializer):
 class BoardUpdateSerializer(BoardWriteSerializer):
     misplaced_fields = {"columns": "Columns change with PUT /api/boards/{id}/columns."}
 
-    name = serializers.CharField(max_length=services.NAME_MAX, required=False)
+    name = serializers.CharField(max_length=rules.NAME_MAX, required=False)
 
 
 class MembershipSerializer(serializers.Serializer):
@@ -96,7 +100,7 @@ class MembershipCreateSerializer(MembershipRoleSerializer):
 
     ignored_fields = frozenset({"kind", "created_at"})
 
-    user_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
+    user_id = serializers.IntegerField(min_value=1, max_value=ID_MAX, required=False)
     username = serializers.CharField(max_length=150, required=False)
 
     def validate(self, data):

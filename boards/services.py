@@ -1,22 +1,20 @@
 """Every write to boards and their columns."""
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from agent_kanban.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
 from audit.services import audit_record
 from boards import access
 from boards.access import ADMIN, WRITE, require_board
+from boards.events import broadcast_after_commit, event_append
 from boards.models import DEFAULT_COLUMNS, Board, BoardMembership, Column, Role
-from history.access_push import access_changed_on_commit
-from history.services import event_append
-from tickets.models import Ticket
-
-NAME_MAX = 255
-COLUMN_NAME_MAX = 100
-COLUMNS_MAX = 30
-DESCRIPTION_MAX = 20_000
+from boards.representation import board_representation
+from boards.rules import COLUMN_NAME_MAX, COLUMNS_MAX, DESCRIPTION_MAX, NAME_MAX
+from boards.selectors import board_columns
+from core import groups
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
 
 
 def _invalid(field: str, message: str) -> InvalidInput:
@@ -40,14 +38,11 @@ def _clean_description(value) -> str:
 
 
 def board_payload(board: Board) -> dict:
-    from boards.serializers import BoardSerializer
-
-    return dict(BoardSerializer(board).data)
+    """What a board event carries about `board`: its one representation."""
+    return board_representation(board)
 
 
 def columns_payload(board_id: int) -> list[dict]:
-    from boards.selectors import board_columns
-
     return board_columns(board_id=board_id)
 
 
@@ -110,7 +105,6 @@ def board_update(*, actor, board_id: int, **changes) -> Board:
 def board_delete(*, actor, board_id: int) -> None:
     """Delete a board with its columns, tickets, comments and history. Watchers are
     told after the commit (the event itself goes with the board's log)."""
-    from history.services import broadcast_after_commit
 
     with transaction.atomic():
         require_board(actor, board_id, ADMIN)
@@ -125,7 +119,7 @@ def board_delete(*, actor, board_id: int) -> None:
         }
         # Tickets first: their columns protect them, so the board's cascade alone
         # would refuse. Their comments, labels and links go with them.
-        Ticket.objects.filter(board=board).delete()
+        board.tickets.all().delete()
         board.delete()
         broadcast_after_commit(message)
 
@@ -242,8 +236,6 @@ def _clean_role(role) -> str:
 
 
 def _member_user(user_id):
-    from django.contrib.auth import get_user_model
-
     user = None
     if isinstance(user_id, int) and not isinstance(user_id, bool) and 1 <= user_id <= access.ID_MAX:
         user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
@@ -336,4 +328,4 @@ def membership_remove(*, actor, board_id: int, user_id: int) -> None:
             old_role=membership.role,
         )
         # Their open WebSockets stop watching the board at once, not at the next heartbeat.
-        access_changed_on_commit(membership.user_id)
+        groups.announce_access_changed(membership.user_id)

@@ -3,13 +3,13 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from agent_kanban.adapters import validated
 from comments import selectors, services
 from comments.serializers import (
     CommentCreateSerializer,
     CommentSerializer,
     CommentUpdateSerializer,
 )
+from core.adapters import validated
 
 
 def comment_response(request, comment_id: int, status_code: int = 200) -> Response:

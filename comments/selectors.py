@@ -1,8 +1,9 @@
 from django.db.models import QuerySet
 
-from agent_kanban.errors import NotFound
-from boards.access import READ, can, readable_boards, require_ticket
+from boards.access import READ, can, readable_boards
 from comments.models import Comment
+from core.errors import NotFound
+from tickets.access import require_ticket
 
 
 def comment_queryset() -> QuerySet[Comment]:

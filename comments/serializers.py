@@ -1,27 +1,30 @@
 from rest_framework import serializers
 
-from agent_kanban.adapters import RefuseUnknownFields
-from comments import services
+from comments import rules
 from comments.models import Comment
+from comments.representation import comment_representation
+from core.adapters import RefuseUnknownFields
 
 
 class CommentSerializer(serializers.ModelSerializer):
-    author = serializers.CharField(
-        source="author.username", read_only=True, default=None, allow_null=True
-    )
+    # The fields declare the shape (OpenAPI schema); `comment_representation` produces it.
+    author = serializers.CharField(read_only=True, allow_null=True)
 
     class Meta:
         model = Comment
         fields = ["id", "ticket_id", "text", "author", "created_at", "updated_at"]
         read_only_fields = fields
 
+    def to_representation(self, instance: Comment) -> dict:
+        return comment_representation(instance)
+
 
 class CommentCreateSerializer(RefuseUnknownFields):
     ticket_id = serializers.IntegerField(min_value=1)
-    text = serializers.CharField(max_length=services.TEXT_MAX, trim_whitespace=False)
+    text = serializers.CharField(max_length=rules.TEXT_MAX, trim_whitespace=False)
 
 
 class CommentUpdateSerializer(RefuseUnknownFields):
     ignored_fields = frozenset({"id", "ticket_id", "author", "created_at", "updated_at"})
 
-    text = serializers.CharField(max_length=services.TEXT_MAX, trim_whitespace=False)
+    text = serializers.CharField(max_length=rules.TEXT_MAX, trim_whitespace=False)

@@ -3,12 +3,13 @@
 from django.db import transaction
 from django.utils import timezone
 
-from agent_kanban.errors import Forbidden, InvalidInput, NotFound, field_error
-from boards.access import ADMIN, READ, WRITE, can, require_board, require_ticket
+from boards.access import ADMIN, READ, WRITE, can, require_board
+from boards.events import event_append
 from comments.models import Comment
-from history.services import event_append
-
-TEXT_MAX = 20_000
+from comments.representation import comment_representation
+from comments.rules import TEXT_MAX
+from core.errors import Forbidden, InvalidInput, NotFound, field_error
+from tickets.access import require_ticket
 
 
 def _clean_text(text) -> str:
@@ -22,9 +23,8 @@ def _clean_text(text) -> str:
 
 
 def comment_payload(comment: Comment) -> dict:
-    from comments.serializers import CommentSerializer
-
-    return dict(CommentSerializer(comment).data)
+    """What a board event carries about `comment`: its one representation."""
+    return comment_representation(comment)
 
 
 def _comment_for_write(comment_id: int, actor) -> Comment:

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.utils.text import Truncator
 
 from boards.admin import ViewOnlyAdmin
-from history.models import BoardEvent, TicketHistory
+from history.models import TicketHistory
 
 
 @admin.register(TicketHistory)
@@ -22,13 +22,3 @@ class TicketHistoryAdmin(ViewOnlyAdmin):
     @admin.display(description="new value")
     def new(self, row: TicketHistory) -> str | None:
         return None if row.new_value is None else Truncator(row.new_value).chars(60)
-
-
-@admin.register(BoardEvent)
-class BoardEventAdmin(ViewOnlyAdmin):
-    """View-only (see boards/admin.py): events are appended by the services, in order."""
-
-    list_display = ["board", "seq", "type", "actor", "created_at"]
-    list_select_related = ["board", "actor"]
-    list_filter = ["type", "board"]
-    search_fields = ["type", "actor__username"]

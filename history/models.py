@@ -23,26 +23,3 @@ class TicketHistory(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.ticket_id} {self.field_name}: {self.old_value!r} → {self.new_value!r}"
-
-
-class BoardEvent(models.Model):
-    """The board's event log: what live clients receive, and what a reconnecting
-    client replays from its last sequence number."""
-
-    board = models.ForeignKey("boards.Board", on_delete=models.CASCADE, related_name="events")
-    seq = models.BigIntegerField()
-    type = models.CharField(max_length=40)
-    payload = models.JSONField(default=dict)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField()
-
-    class Meta:
-        ordering = ["board_id", "seq"]
-        constraints = [
-            models.UniqueConstraint(fields=["board", "seq"], name="event_seq_unique_per_board"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.board_id}#{self.seq} {self.type}"

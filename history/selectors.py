@@ -4,8 +4,8 @@ from datetime import timedelta
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from agent_kanban.errors import NotFound
 from boards.access import READ, can, readable_boards, require_board
+from core.errors import NotFound
 from history.models import TicketHistory
 from tickets.models import Ticket
 

@@ -4,11 +4,12 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from agent_kanban.adapters import validated
-from boards.access import READ, require_board, require_ticket
+from boards.access import READ, require_board
+from core.adapters import validated
 from stats import selectors
 from stats import serializers as out
 from stats.periods import Period, period_from
+from tickets.access import require_ticket
 
 PERIOD_PARAMETERS = [
     OpenApiParameter("days", int, description="The last N days, today included (default 30)."),

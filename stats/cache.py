@@ -10,9 +10,9 @@ from typing import TypeVar
 from django.conf import settings
 from django.core.cache import cache
 
-from agent_kanban import metrics
-from agent_kanban.errors import NotFound
 from boards.models import Board
+from core import metrics
+from core.errors import NotFound
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.utils import timezone
 
-from agent_kanban.errors import InvalidInput, field_error
+from core.errors import InvalidInput, field_error
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 3660

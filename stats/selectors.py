@@ -21,8 +21,8 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from agent_kanban.errors import InvalidInput, NotFound, field_error
 from boards.models import Column
+from core.errors import InvalidInput, NotFound, field_error
 from history.models import TicketHistory
 from stats import colors, sql
 from stats.cache import BoardVersion, board_version, cached

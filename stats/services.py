@@ -7,19 +7,25 @@ from stats.models import RefusedMove
 from tickets.models import Ticket
 
 
-def refused_move_record(*, actor, ticket_id: int, reason: str, column="") -> RefusedMove | None:
-    """Record a refused move of `ticket_id` (None if the ticket is gone meanwhile)."""
+def refused_moves_record(
+    *, actor, ticket_ids: list[int], reason: str, column=""
+) -> list[RefusedMove]:
+    """Record a refused move of each of `ticket_ids` (skipping tickets gone meanwhile), in
+    two queries however many tickets a refused bulk move named."""
     if reason not in RefusedMove.Reason.values:
         raise ValueError(f"Unknown refusal reason {reason!r}")
     with transaction.atomic():
-        board_id = Ticket.objects.filter(pk=ticket_id).values_list("board_id", flat=True).first()
-        if board_id is None:
-            return None
-        return RefusedMove.objects.create(
-            board_id=board_id,
-            ticket_id=ticket_id,
-            actor=actor if getattr(actor, "pk", None) else None,
-            reason=reason,
-            to_column=column[:100] if isinstance(column, str) else "",
-            at=timezone.now(),
+        boards = dict(Ticket.objects.filter(pk__in=ticket_ids).values_list("pk", "board_id"))
+        now = timezone.now()
+        return RefusedMove.objects.bulk_create(
+            RefusedMove(
+                board_id=boards[ticket_id],
+                ticket_id=ticket_id,
+                actor=actor if getattr(actor, "pk", None) else None,
+                reason=reason,
+                to_column=column[:100] if isinstance(column, str) else "",
+                at=now,
+            )
+            for ticket_id in dict.fromkeys(ticket_ids)
+            if ticket_id in boards
         )

@@ -1,9 +1,8 @@
-"""The statistics API (under /api/statistics/, trailing slash optional) and the
-Insights page."""
+"""The statistics API (under /api/statistics/, trailing slash optional)."""
 
-from django.urls import path, re_path
+from django.urls import re_path
 
-from stats import api, views
+from stats import api
 
 BOARD = r"^api/statistics/boards/(?P<board_id>\d+)"
 
@@ -20,5 +19,4 @@ urlpatterns = [
         api.TicketStatisticsView.as_view(),
         name="stats-ticket",
     ),
-    path("boards/<int:board_id>/insights/", views.insights, name="board-insights"),
 ]

@@ -1,4 +1,5 @@
-from history.models import BoardEvent, TicketHistory
+from boards.models import BoardEvent
+from history.models import TicketHistory
 from tests.factories import make_ticket
 
 

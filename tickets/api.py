@@ -4,8 +4,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agent_kanban.adapters import expected_version, validated
 from boards.access import readable_boards
+from core.adapters import expected_version, validated
 from tickets import rules, selectors, services
 from tickets.models import Ticket
 from tickets.serializers import (
@@ -210,3 +210,11 @@ class BulkAssignView(BulkView):
     serializer_class = BulkAssignSerializer
     operation = "assign"
     service = staticmethod(services.tickets_bulk_assign)
+
+
+class BoardTicketsView(APIView):
+    @extend_schema(operation_id="boards_tickets_retrieve", responses=TicketSerializer(many=True))
+    def get(self, request, pk: int):
+        """Every ticket of the board in board order (columns left to right, cards top down)."""
+        tickets = selectors.board_tickets(actor=request.user, board_id=int(pk))
+        return Response(TicketSerializer(tickets, many=True).data)

@@ -2,7 +2,8 @@
 
 from django.conf import settings
 
-from agent_kanban.errors import InvalidInput, field_error
+from core.errors import InvalidInput, field_error
+from core.ids import ID_MAX
 from tickets.models import Priority
 
 TITLE_MAX = 500
@@ -10,8 +11,6 @@ TEXT_MAX = 20_000
 LABELS_MAX = 20
 LABEL_MAX = 50
 BULK_MAX = settings.BULK_MAX_ITEMS  # tickets in one bulk request
-# Ids are 64-bit: a larger number cannot name a row, and SQLite refuses to bind it.
-ID_MAX = 2**63 - 1
 # Order keys longer than this make the service re-space the column (the field holds 255).
 POSITION_KEY_MAX = 128
 DEPENDENCIES_MAX = 50

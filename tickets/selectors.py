@@ -20,6 +20,16 @@ def last_column_subquery() -> Subquery:
     )
 
 
+def board_last_column_id(board_id: int) -> int | None:
+    """The id of the board's last column, for a ticket read without `last_column_subquery`."""
+    return (
+        Column.objects.filter(board_id=board_id)
+        .order_by("-position")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
 def ticket_queryset() -> QuerySet[Ticket]:
     """Tickets with everything their representation reads, in a constant number of queries."""
     return (

@@ -1,89 +1,35 @@
-from datetime import datetime, tzinfo
-
-from django.utils import timezone
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from agent_kanban.adapters import RefuseUnknownFields
-from boards.models import Column
+from core.adapters import RefuseUnknownFields
 from tickets import rules
 from tickets.models import Ticket
-from tickets.selectors import prefetched
-
-
-def _iso(moment: datetime | None, zone: tzinfo) -> str | None:
-    """DRF's ISO 8601 form of an aware datetime: in the current zone, UTC written as Z."""
-    if moment is None:
-        return None
-    text = moment.astimezone(zone).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def ticket_representation(ticket: Ticket, *, now: datetime, zone: tzinfo) -> dict:
-    """What `TicketSerializer` declares, built directly: on a board read the field
-    machinery cost more than the queries. A test holds the two equal field by field."""
-    claimant = ticket.active_claimant_id(now)
-    blockers = list(prefetched(ticket, "blocked_by"))
-    return {
-        "id": ticket.pk,
-        "board_id": ticket.board_id,
-        "title": ticket.title,
-        "description": ticket.description,
-        "acceptance_criteria": ticket.acceptance_criteria,
-        "priority": ticket.priority_name,
-        "current_column": ticket.column.name,
-        "column_id": ticket.column_id,
-        "position": ticket.position,
-        "assignee": ticket.assignee.username if ticket.assignee_id else None,
-        "created_by": ticket.created_by.username if ticket.created_by_id else None,
-        "labels": sorted(label.name for label in prefetched(ticket, "labels")),
-        "column_entered_at": _iso(ticket.column_entered_at, zone),
-        "created_at": _iso(ticket.created_at, zone),
-        "updated_at": _iso(ticket.updated_at, zone),
-        "version": ticket.version,
-        "claimed_by": ticket.claimed_by.username if claimant is not None else None,
-        "lease_expires_at": _iso(ticket.lease_expires_at, zone) if claimant is not None else None,
-        "blocked_by": sorted(blocker.pk for blocker in blockers),
-        "is_blocked": _has_unfinished(ticket, blockers),
-    }
-
-
-def _has_unfinished(ticket: Ticket, blockers: list[Ticket]) -> bool:
-    if not blockers:
-        return False
-    last_column_id = getattr(ticket, "last_column_id", None)
-    if last_column_id is None:
-        last_column_id = (
-            Column.objects.filter(board_id=ticket.board_id)
-            .order_by("-position")
-            .values_list("pk", flat=True)
-            .first()
-        )
-    return any(blocker.column_id != last_column_id for blocker in blockers)
+from tickets.representation import ticket_representation
 
 
 class TicketSerializer(serializers.ModelSerializer):
-    """How a ticket looks everywhere: API responses, board events, exports.
+    """How a ticket looks everywhere: API responses, board events, MCP task details."""
 
-    The fields declare the shape (and the OpenAPI schema); `ticket_representation`
-    produces it."""
+    # The fields declare the shape (OpenAPI schema); `ticket_representation` produces it.
 
     board_id = serializers.IntegerField(read_only=True)
     column_id = serializers.IntegerField(read_only=True)
-    current_column = serializers.CharField(source="column.name", read_only=True)
-    priority = serializers.CharField(source="priority_name", read_only=True)
-    assignee = serializers.CharField(
-        source="assignee.username", read_only=True, default=None, allow_null=True
+    current_column = serializers.CharField(read_only=True)
+    priority = serializers.CharField(read_only=True)
+    assignee = serializers.CharField(read_only=True, allow_null=True)
+    created_by = serializers.CharField(read_only=True, allow_null=True)
+    labels = serializers.ListField(child=serializers.CharField(), read_only=True)
+    claimed_by = serializers.CharField(
+        read_only=True, allow_null=True, help_text="The holder of an unexpired claim."
     )
-    created_by = serializers.CharField(
-        source="created_by.username", read_only=True, default=None, allow_null=True
+    lease_expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    blocked_by = serializers.ListField(
+        child=serializers.IntegerField(),
+        read_only=True,
+        help_text="Ids of the tickets blocking it.",
     )
-    labels = serializers.SerializerMethodField()
-    claimed_by = serializers.SerializerMethodField(help_text="The holder of an unexpired claim.")
-    lease_expires_at = serializers.SerializerMethodField()
-    blocked_by = serializers.SerializerMethodField(help_text="Ids of the tickets blocking it.")
-    is_blocked = serializers.SerializerMethodField(
-        help_text="Blocked by a ticket that has not reached the board's last column."
+    is_blocked = serializers.BooleanField(
+        read_only=True,
+        help_text="Blocked by a ticket that has not reached the board's last column.",
     )
 
     class Meta:
@@ -113,37 +59,7 @@ class TicketSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def to_representation(self, instance: Ticket) -> dict:
-        return ticket_representation(
-            instance, now=timezone.now(), zone=timezone.get_current_timezone()
-        )
-
-    def field_representation(self, instance: Ticket) -> dict:
-        """The representation DRF's fields would give; what the fast one is tested against."""
-        return super().to_representation(instance)
-
-    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
-    def get_labels(self, ticket: Ticket) -> list[str]:
-        return sorted(label.name for label in ticket.labels.all())
-
-    def _claim_active(self, ticket: Ticket) -> bool:
-        return ticket.active_claimant_id(timezone.now()) is not None
-
-    @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_claimed_by(self, ticket: Ticket) -> str | None:
-        return ticket.claimed_by.username if self._claim_active(ticket) else None
-
-    @extend_schema_field(serializers.DateTimeField(allow_null=True))
-    def get_lease_expires_at(self, ticket: Ticket) -> str | None:
-        if not self._claim_active(ticket):
-            return None
-        return serializers.DateTimeField().to_representation(ticket.lease_expires_at)
-
-    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
-    def get_blocked_by(self, ticket: Ticket) -> list[int]:
-        return sorted(blocker.pk for blocker in ticket.blocked_by.all())
-
-    def get_is_blocked(self, ticket: Ticket) -> bool:
-        return _has_unfinished(ticket, list(ticket.blocked_by.all()))
+        return ticket_representation(instance)
 
 
 class StrictCharField(serializers.CharField):

@@ -4,10 +4,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from boards.models import Board, Column
+from boards.models import Board, BoardEvent, Column
 from comments.models import Comment
 from comments.services import comment_create
-from history.models import BoardEvent, TicketHistory
+from history.models import TicketHistory
 from tests.api.envelope import assert_error, error_fields
 from tests.factories import make_board, make_ticket
 from tickets.models import Label, Ticket

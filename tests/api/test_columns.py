@@ -2,7 +2,7 @@
 
 import pytest
 
-from history.models import BoardEvent
+from boards.models import BoardEvent
 from tests.api.envelope import assert_error, error_fields
 from tests.factories import make_board, make_ticket
 

@@ -3,9 +3,9 @@
 import pytest
 from rest_framework.test import APIClient
 
+from boards.models import BoardEvent
 from comments.models import Comment
 from comments.services import TEXT_MAX, comment_create
-from history.models import BoardEvent
 from tests.api.envelope import assert_error, error_fields
 from tests.factories import make_ticket
 

@@ -6,7 +6,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from audit.services import request_ip
+from core.http import request_ip
 
 pytestmark = pytest.mark.django_db
 

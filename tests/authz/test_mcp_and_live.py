@@ -12,8 +12,8 @@ from mcp import Client
 from mcp.types import CallToolResult
 
 from agent_kanban.asgi import application
-from agents.mcp.identity import acting_with
-from agents.mcp.server import build_server
+from mcp_server.identity import acting_with
+from mcp_server.server import build_server
 from tests.authz.world import (
     LIST,
     READ,

@@ -8,8 +8,8 @@ import subprocess
 import psycopg
 import pytest
 
-from agent_kanban.errors import InvalidInput
 from backups import postgres
+from core.errors import InvalidInput
 from tests.backup.procs import (
     assert_same_rows,
     check_restored,

@@ -9,9 +9,9 @@ from django.core.management import call_command
 from django.core.management.base import OutputWrapper
 from django.core.management.color import color_style
 
-from agent_kanban.progress import Progress
-from boards import transfer
-from boards.transfer import board_export
+from backups import transfer
+from backups.transfer import board_export
+from core.progress import Progress
 from tests.factories import make_board, make_ticket
 
 

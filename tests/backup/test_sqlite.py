@@ -6,8 +6,8 @@ import stat
 
 import pytest
 
-from agent_kanban.errors import InvalidInput
 from backups import sqlite as sqlite_backup
+from core.errors import InvalidInput
 from tests.backup.procs import (
     SQLITE_MAGIC,
     assert_same_rows,

@@ -11,7 +11,8 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from history.models import BoardEvent, TicketHistory
+from boards.models import BoardEvent
+from history.models import TicketHistory
 from tickets.models import Ticket
 
 ERROR_KEYS = {"message", "code", "error_id", "timestamp", "validation_errors"}

@@ -12,7 +12,8 @@ from collections import Counter
 import pytest
 from django.db import connection, transaction
 
-from history.models import BoardEvent, TicketHistory
+from boards.models import BoardEvent
+from history.models import TicketHistory
 from tests.claims.helpers import manage
 from tests.factories import add_member, make_agent, make_board, make_ticket
 from tickets.models import Ticket

@@ -2,7 +2,7 @@ import uuid
 
 import pytest
 
-from agent_kanban.ratelimits import LIMIT_SETTINGS
+from core.ratelimits import LIMIT_SETTINGS
 
 ENVELOPE_KEYS = {"message", "code", "error_id", "timestamp", "validation_errors", "request_id"}
 

@@ -8,10 +8,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from boards.models import Board
-from boards.templatetags.board_tags import render_markdown
 from tests.api.envelope import assert_error, error_fields
 from tests.factories import make_ticket
 from tickets import rules
+from web.templatetags.board_tags import render_markdown
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,9 @@ import os
 import pytest
 
 from agent_kanban.env import env_rate
-from agent_kanban.ratelimits import Limited, client_ip
-from agent_kanban.ws_limits import write_calls
+from core.http import client_ip
+from core.ratelimits import Limited
+from mcp_server.limits import write_calls
 from tests.realtime.procs import run_django
 
 

@@ -11,9 +11,10 @@ from mcp.types.version import LATEST_HANDSHAKE_VERSION
 
 from agents.models import ApiToken
 from agents.services import token_revoke
+from boards.models import BoardEvent
 from comments.models import Comment
-from history.models import BoardEvent, TicketHistory
-from history.services import board_group_name
+from core.groups import board_group_name
+from history.models import TicketHistory
 from tests.factories import make_ticket
 from tests.mcp.helpers import assert_catalogue, data, error_text, http_session
 from tickets.models import Ticket

@@ -10,8 +10,9 @@ import pytest
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
+from boards.models import BoardEvent
 from comments.models import Comment
-from history.models import BoardEvent, TicketHistory
+from history.models import TicketHistory
 from tests.factories import make_ticket
 from tests.mcp.conftest import BASE_DIR, server_env
 from tests.mcp.helpers import assert_catalogue, data, error_text

@@ -9,13 +9,13 @@ from django.test.utils import CaptureQueriesContext
 from mcp import Client
 from mcp.types import CallToolResult
 
-from agents.mcp import tools
-from agents.mcp.identity import acting_with
-from agents.mcp.server import build_server
-from agents.mcp.shapes import BRIEF_FIELDS
 from boards.services import board_set_columns
 from comments.services import comment_create
 from history.models import TicketHistory
+from mcp_server import tools
+from mcp_server.identity import acting_with
+from mcp_server.server import build_server
+from mcp_server.shapes import BRIEF_FIELDS
 from tests.factories import add_member, make_board, make_ticket
 from tests.mcp.helpers import data, error_text
 from tickets.models import Ticket

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from agent_kanban.log_format import JsonFormatter, RequestIdFilter
-from agent_kanban.request_id import current_request_id
+from core.log_format import JsonFormatter, RequestIdFilter
+from core.request_id import current_request_id
 from tests.api.envelope import assert_error
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")

@@ -26,7 +26,7 @@ MODELS = {
     "label": "tickets_label",
     "comment": "comments_comment",
     "tickethistory": "history_tickethistory",
-    "boardevent": "history_boardevent",
+    "boardevent": "boards_boardevent",
 }
 
 

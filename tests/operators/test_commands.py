@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from agents.models import ApiToken, User
 from agents.services import hash_token
-from boards.models import Board
+from boards.models import Board, BoardEvent
 from comments.models import Comment
-from history.models import BoardEvent, TicketHistory
+from history.models import TicketHistory
 from tests.factories import make_user
 from tickets.models import Ticket
 

@@ -10,11 +10,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from agents.models import User
-from boards.models import Board, Column
-from boards.transfer import FORMAT_VERSION, board_export, board_import
+from backups.transfer import FORMAT_VERSION, board_export, board_import
+from boards.models import Board, BoardEvent, Column
 from comments.models import Comment
 from comments.services import comment_create
-from history.models import BoardEvent, TicketHistory
+from history.models import TicketHistory
 from tests.factories import make_agent, make_user
 from tests.operators.worlds import busy_board
 from tickets.models import Label, Ticket

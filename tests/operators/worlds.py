@@ -3,11 +3,11 @@
 from django.db.models import Model
 
 from agents.services import token_issue
-from boards.models import Board
+from boards.models import Board, BoardEvent
 from boards.selectors import board_columns
 from boards.services import board_create, board_set_columns
 from comments.services import comment_create
-from history.models import BoardEvent, TicketHistory
+from history.models import TicketHistory
 from tests.factories import add_member, make_agent, make_user
 from tickets.models import Label
 from tickets.services import (

@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from agents.models import ApiToken
-from history.models import BoardEvent
+from boards.models import BoardEvent
 from tests.factories import make_ticket
 
 SAVEPOINT = 2

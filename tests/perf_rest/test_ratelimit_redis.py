@@ -6,7 +6,7 @@ import uuid
 import pytest
 from django_ratelimit.core import get_usage
 
-from agent_kanban import ratelimits
+from core import ratelimits
 
 REDIS = "redis://127.0.0.1:6379/9"
 

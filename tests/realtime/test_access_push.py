@@ -11,11 +11,11 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 
+from agents import watch
 from agents.models import User
 from agents.services import token_issue
 from boards.models import BoardMembership
 from boards.services import membership_remove
-from history import realtime
 from tests.factories import add_member, make_agent, make_board, make_ticket
 from tests.realtime.conftest import bearer, receive, receive_events
 from tests.realtime.procs import (
@@ -185,20 +185,20 @@ def test_a_channel_layer_that_is_down_fails_no_write(user, board, settings, capl
     add_member(board, leaver, "agent")
     # Nothing listens on this port: every announcement fails.
     use_redis_layer(settings, f"redis://127.0.0.1:{free_port()}/0")
-    with caplog.at_level(logging.WARNING, logger="history.access_push"):
+    with caplog.at_level(logging.WARNING, logger="core.groups"):
         membership_remove(actor=user, board_id=board.pk, user_id=leaver.pk)
         leaver.is_active = False
         leaver.save()
     assert not BoardMembership.objects.filter(board=board, user=leaver).exists()
     assert User.objects.get(pk=leaver.pk).is_active is False
-    warnings = [r.getMessage() for r in caplog.records if r.name == "history.access_push"]
-    assert warnings == [f"Could not announce an access change of user {leaver.pk}"] * 2
+    warnings = [r.getMessage() for r in caplog.records if r.name == "core.groups"]
+    assert warnings == [f"Could not announce access.changed to user-{leaver.pk}"] * 2
 
 
 def test_asking_again_costs_the_same_for_one_board_or_many(user, django_assert_num_queries):
     boards = [make_board(user, f"Board {n}").pk for n in range(5)]
     for watched in (boards[:1], boards):
         with django_assert_num_queries(1):
-            assert realtime.account_active(user)
+            assert watch.account_active(user)
         with django_assert_num_queries(1):
-            assert realtime.boards_readable(user, watched) == set(watched)
+            assert watch.boards_readable(user, watched) == set(watched)

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from channels.layers import get_channel_layer
 
-from agent_kanban import channel_send
+from core import groups as channel_send
 from tests.realtime.procs import REDIS_URL
 
 LAYERS = [

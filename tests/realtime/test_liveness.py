@@ -6,7 +6,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from rest_framework.test import APIClient
 
-from history import realtime
+from live import realtime
 from tests.realtime.conftest import DISCONNECT_SECONDS, bearer, closed_with, receive
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -22,9 +22,10 @@ from django.test import Client
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from agents import watch
 from agents.models import User
 from agents.services import token_issue
-from history import realtime
+from core import groups
 from tests.factories import make_ticket
 from tests.realtime.conftest import bearer, receive, receive_events
 from tests.realtime.procs import (
@@ -188,7 +189,7 @@ async def test_a_session_ended_before_the_socket_joined_its_group_is_refused(
     """The auth middleware read the session; it ends before the consumer joins the
     session's group, so no message can reach it: the consumer asks once it has joined."""
     settings.WS_HEARTBEAT_SECONDS = FAR_HEARTBEAT
-    group_name = realtime.session_group_name
+    group_name = groups.session_group_name
 
     def end_session() -> None:
         session_store(session_cookie).delete()
@@ -201,7 +202,7 @@ async def test_a_session_ended_before_the_socket_joined_its_group_is_refused(
         ending.join()
         return group_name(session_key)
 
-    monkeypatch.setattr(realtime, "session_group_name", group_after_the_end)
+    monkeypatch.setattr(groups, "session_group_name", group_after_the_end)
     socket = await sockets("/ws/connect", cookie(session_cookie))
     assert await said_until_closed(socket) == [SESSION_ENDED, 4401]
 
@@ -229,9 +230,9 @@ def test_sign_out_and_password_change_reach_daphne_through_redis(user, settings,
                 assert json.loads(socket.recv(timeout=15)) == {"type": "pong"}
             # The groups in Redis are named from a hash: no session key is visible there.
             names = [key.decode() for key in redis.Redis.from_url(REDIS_URL).keys(f"{prefix}*")]
-            groups = {name for name in names if ":group:session-" in name}
-            expected = {realtime.session_group_name(session_of(c)) for c in (first, second)}
-            assert {name.rsplit(":", 1)[1] for name in groups} == expected
+            session_groups = {name for name in names if ":group:session-" in name}
+            expected = {groups.session_group_name(session_of(c)) for c in (first, second)}
+            assert {name.rsplit(":", 1)[1] for name in session_groups} == expected
             assert not [n for n in names for c in (first, second) if session_of(c) in n]
 
             assert first.post("/logout/").status_code == 302
@@ -259,16 +260,16 @@ def test_a_channel_layer_that_is_down_fails_neither_sign_out_nor_save(user, sett
     use_redis_layer(settings, f"redis://127.0.0.1:{free_port()}/0")
     browser = signed_in(user)
     session_key = session_of(browser)
-    with caplog.at_level(logging.WARNING, logger="history.access_push"):
+    with caplog.at_level(logging.WARNING, logger="core.groups"):
         assert browser.post("/logout/").status_code == 302
         user.set_password(NEW_PASSWORD)
         user.save()
     assert session_store(session_key).load() == {}
     assert User.objects.get(pk=user.pk).check_password(NEW_PASSWORD)
-    warnings = [r.getMessage() for r in caplog.records if r.name == "history.access_push"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "core.groups"]
     assert warnings == [
-        "Could not announce a sign-out",
-        f"Could not announce an access change of user {user.pk}",
+        f"Could not announce session.signed_out to {groups.session_group_name(session_key)}",
+        f"Could not announce access.changed to user-{user.pk}",
     ]
 
 
@@ -277,27 +278,27 @@ def test_asking_whether_a_session_still_holds_costs_two_queries(user, django_ass
     key = session_of(browser)
     opened = session_store(key).load()[HASH_SESSION_KEY]
     with django_assert_num_queries(2):
-        assert realtime.session_valid(user, session_key=key, opened_hash=opened)
+        assert watch.session_valid(user, session_key=key, opened_hash=opened)
     # Opened with a hash the user no longer has: ended, even if the store were rewritten.
     with django_assert_num_queries(2):
-        assert not realtime.session_valid(user, session_key=key, opened_hash="0" * 64)
+        assert not watch.session_valid(user, session_key=key, opened_hash="0" * 64)
     other = signed_in(User.objects.create_user(username="mallory"))
     with django_assert_num_queries(1):
-        assert not realtime.session_valid(user, session_key=session_of(other), opened_hash=opened)
+        assert not watch.session_valid(user, session_key=session_of(other), opened_hash=opened)
     with django_assert_num_queries(1):
-        assert not realtime.session_valid(user, session_key="no-such-key", opened_hash=opened)
+        assert not watch.session_valid(user, session_key="no-such-key", opened_hash=opened)
 
 
 def test_a_session_group_name_hides_the_key():
     key = "k" * 32
-    name = realtime.session_group_name(key)
+    name = groups.session_group_name(key)
     assert name.startswith("session-") and len(name) == len("session-") + 32
     assert key not in name
-    assert name != realtime.session_group_name("j" * 32)
+    assert name != groups.session_group_name("j" * 32)
 
 
 def test_a_sign_out_without_a_request_announces_nothing(user, caplog):
     # Channels' own `logout(scope)` sends user_logged_out with request=None.
-    with caplog.at_level(logging.DEBUG, logger="history.access_push"):
+    with caplog.at_level(logging.DEBUG, logger="live.access_push"):
         user_logged_out.send(sender=User, request=None, user=user)
-    assert not [r for r in caplog.records if r.name == "history.access_push"]
+    assert not [r for r in caplog.records if r.name == "live.access_push"]

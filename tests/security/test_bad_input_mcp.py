@@ -9,8 +9,8 @@ from django.db import connections
 from mcp import Client
 from mcp.types import CallToolResult
 
-from agents.mcp.identity import acting_with
-from agents.mcp.server import build_server
+from mcp_server.identity import acting_with
+from mcp_server.server import build_server
 from tests.factories import add_member, make_agent, make_board, make_ticket, make_user
 from tests.security.corpus import BAD_NUMBERS, BAD_TEXT, TEXT
 from tests.security.snapshot import changed_tables, database_rows

@@ -2,7 +2,7 @@
 
 import pytest
 
-from agent_kanban.security import CONTENT_SECURITY_POLICY
+from core.security import CONTENT_SECURITY_POLICY
 
 pytestmark = pytest.mark.django_db
 

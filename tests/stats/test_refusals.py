@@ -3,8 +3,8 @@ counted by reason in the drag-drop metrics."""
 
 import pytest
 
-from agent_kanban.errors import Conflict
 from boards.services import board_set_columns
+from core.errors import Conflict
 from stats import selectors
 from stats.models import RefusedMove
 from stats.periods import period_from

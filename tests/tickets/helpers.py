@@ -3,8 +3,8 @@
 from django.db.models import Max
 from rest_framework.test import APIClient
 
-from boards.models import Board
-from history.models import BoardEvent, TicketHistory
+from boards.models import Board, BoardEvent
+from history.models import TicketHistory
 from tickets.models import Ticket
 
 ERROR_KEYS = {"message", "code", "error_id", "timestamp", "validation_errors"}

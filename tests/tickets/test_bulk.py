@@ -5,8 +5,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from agent_kanban.errors import Conflict, InvalidInput, NotFound
-from history.models import BoardEvent, TicketHistory
+from boards.models import BoardEvent
+from core.errors import Conflict, InvalidInput, NotFound
+from history.models import TicketHistory
 from tests.factories import make_board, make_ticket
 from tests.tickets.helpers import (
     assert_error,

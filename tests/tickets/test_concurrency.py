@@ -9,9 +9,9 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from agent_kanban.errors import DomainError
 from boards.selectors import board_columns
 from boards.services import board_set_columns
+from core.errors import DomainError
 from history.models import TicketHistory
 from tests.factories import make_ticket
 from tests.tickets.helpers import assert_seq_gap_free

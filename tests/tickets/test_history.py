@@ -3,7 +3,7 @@ with the board's next sequence number."""
 
 import pytest
 
-from history.models import BoardEvent
+from boards.models import BoardEvent
 from tests.factories import make_ticket
 from tests.tickets.helpers import (
     assert_seq_gap_free,

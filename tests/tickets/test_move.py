@@ -5,7 +5,8 @@ import random
 
 import pytest
 
-from history.models import BoardEvent, TicketHistory
+from boards.models import BoardEvent
+from history.models import TicketHistory
 from tests.factories import make_ticket
 from tests.tickets.helpers import (
     assert_error,

@@ -2,7 +2,8 @@
 
 import pytest
 
-from history.models import BoardEvent, TicketHistory
+from boards.models import BoardEvent
+from history.models import TicketHistory
 from tests.factories import make_ticket
 from tests.tickets.helpers import assert_error, draw, history_of, set_wip_limits
 from tickets.models import Ticket

@@ -6,10 +6,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from agent_kanban.errors import Forbidden, InvalidInput, NotFound
 from agents.models import ApiToken
 from agents.services import agent_create, token_issue, token_revoke
 from audit.models import AuditEvent
+from core.errors import Forbidden, InvalidInput, NotFound
 from tests.api.envelope import assert_error, error_fields
 from tests.factories import make_agent, make_user
 from tests.tokens.conftest import bearer, issue, session

@@ -7,12 +7,13 @@ from datetime import datetime
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from agent_kanban.errors import Conflict, NotFound, VersionConflict
 from boards.access import ADMIN, WRITE, can, readable_ticket, require_board
+from boards.events import event_append, events_append
 from boards.models import Board
-from history.services import event_append
+from core.errors import Conflict, NotFound, VersionConflict
 from tickets import rules
 from tickets.models import Label, Priority, Ticket
+from tickets.representation import ticket_representation
 from tickets.selectors import ticket_queryset
 from tickets.signals import TicketChange, tickets_changed
 
@@ -23,9 +24,8 @@ EDITABLE_FIELDS = {"title", "description", "acceptance_criteria", "priority", "a
 
 
 def ticket_payload(ticket: Ticket) -> dict:
-    from tickets.serializers import TicketSerializer
-
-    return dict(TicketSerializer(ticket).data)
+    """What a board event carries about `ticket`: its one representation."""
+    return ticket_representation(ticket)
 
 
 def tracked_values(ticket: Ticket, label_names: Iterable[str]) -> dict:
@@ -74,6 +74,21 @@ def record(
     with `payload` for the board's watchers."""
     tickets_changed.send(sender=Ticket, actor=actor, board_id=board_id, at=at, changes=changes)
     event_append(board_id=board_id, type=event, payload=payload, actor=actor)
+
+
+def record_each(
+    *,
+    actor,
+    board_id: int,
+    at: datetime,
+    changes: list[TicketChange],
+    events: list[tuple[str, dict]],
+) -> None:
+    """`record` for a write to several tickets of one board: the history of `changes` in
+    one signal, then one (type, payload) board event per ticket, so that watchers apply
+    the same event for a change whether one ticket or many had it."""
+    tickets_changed.send(sender=Ticket, actor=actor, board_id=board_id, at=at, changes=changes)
+    events_append(board_id=board_id, events=events, actor=actor)
 
 
 # ---------------------------------------------------------------- reading for write

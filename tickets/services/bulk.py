@@ -9,8 +9,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from agent_kanban.errors import InvalidInput, NotFound, field_error
 from boards.access import READ, WRITE, can, require_board
+from core.errors import InvalidInput, NotFound, field_error
 from tickets import rules
 from tickets.models import Ticket
 from tickets.ordering import keys_after

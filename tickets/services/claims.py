@@ -10,9 +10,9 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from agent_kanban import metrics
-from agent_kanban.errors import Conflict, Forbidden, NotFound
 from boards.models import Column
+from core import metrics
+from core.errors import Conflict, Forbidden, NotFound
 from tickets import rules
 from tickets.models import Ticket
 from tickets.selectors import ticket_queryset

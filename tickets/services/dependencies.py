@@ -7,10 +7,11 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from agent_kanban.errors import Conflict
-from boards.access import READ, WRITE, can, require_ticket
-from history.services import event_append
+from boards.access import READ, WRITE, can
+from boards.events import event_append
+from core.errors import Conflict
 from tickets import rules
+from tickets.access import require_ticket
 from tickets.models import Ticket
 from tickets.selectors import last_column_subquery, ticket_queryset
 from tickets.services._writes import lock_tickets, record, ticket_for_write, ticket_payload

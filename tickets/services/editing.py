@@ -3,11 +3,11 @@
 from django.db import transaction
 from django.utils import timezone
 
-from agent_kanban.errors import InvalidInput, NotFound, field_error
 from audit.services import audit_record
 from boards.access import ADMIN, WRITE, require_board
+from boards.events import event_append
 from boards.models import Board
-from history.services import event_append
+from core.errors import InvalidInput, NotFound, field_error
 from tickets.models import Label, Ticket
 from tickets.selectors import ticket_queryset
 from tickets.services._writes import (

@@ -5,9 +5,9 @@ from datetime import datetime
 
 from django.db.models import Max
 
-from agent_kanban.errors import Conflict, InvalidInput, field_error
+from boards.events import event_append
 from boards.models import Board, Column
-from history.services import event_append
+from core.errors import Conflict, InvalidInput, field_error
 from tickets import rules
 from tickets.models import Ticket
 from tickets.ordering import key_between

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from agent_kanban.errors import DomainError
 from agents.services import agent_create
+from core.errors import DomainError
 
 
 class Command(BaseCommand):

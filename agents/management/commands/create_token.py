@@ -3,8 +3,8 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from agent_kanban.errors import DomainError
 from agents.services import token_issue, user_get_by_username
+from core.errors import DomainError
 
 MAX_DAYS = 36_500
 

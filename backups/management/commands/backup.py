@@ -3,10 +3,10 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from agent_kanban.errors import DomainError
-from agent_kanban.progress import command_progress
 from backups.files import ENGINE_NAMES
 from backups.services import backup_create, progress_unit
+from core.errors import DomainError
+from core.progress import command_progress
 
 
 def file_size(size: int) -> str:

@@ -4,11 +4,11 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from agent_kanban.errors import DomainError
-from agent_kanban.progress import command_progress
 from backups.files import ENGINE_NAMES
 from backups.selectors import contents_summary, database_contents
 from backups.services import backup_check, backup_restore, progress_unit
+from core.errors import DomainError
+from core.progress import command_progress
 
 
 class Command(BaseCommand):
