@@ -23,9 +23,10 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import caches
-from django_ratelimit import core as ratelimit_core
 from django_ratelimit.core import get_usage
 from django_redis.client import DefaultClient
+
+from core.ratelimit_keys import counter
 
 logger = logging.getLogger(__name__)
 
@@ -99,16 +100,17 @@ def _redis_usage(group: str, key: str, rate: str) -> dict | None:
     client = getattr(cache, "client", None)
     if not isinstance(client, DefaultClient):
         return None
-    limit, period = ratelimit_core._split_rate(rate)
-    window = ratelimit_core._get_window(key, period)
-    cache_key = client.make_key(
-        ratelimit_core._make_cache_key(group, window, rate, key, ratelimit_core.ALL)
-    )
+    found = counter(group, key, rate)
+    cache_key = client.make_key(found.key)
     pipeline = client.get_client(write=True).pipeline(transaction=False)
-    pipeline.set(cache_key, 0, nx=True, ex=period + ratelimit_core.EXPIRATION_FUDGE)
+    pipeline.set(cache_key, 0, nx=True, ex=found.expiry_seconds)
     pipeline.incr(cache_key)
     count = pipeline.execute()[1]
-    return {"count": count, "should_limit": count > limit, "time_left": window - int(time.time())}
+    return {
+        "count": count,
+        "should_limit": count > found.limit,
+        "time_left": found.window_ends - int(time.time()),
+    }
 
 
 def first_limited(checks: Iterator[tuple[str, str, str | None]]) -> Limited | None:
