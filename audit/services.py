@@ -23,3 +23,23 @@ def audit_record(
         ip=ip or None,
         details=details or {},
     )
+
+
+def audit_records(
+    *, actor, action: str, target_type: str = "", records: list[dict]
+) -> list[AuditEvent]:
+    """`audit_record` for the same action on several targets at once, in one insert: each
+    of `records` gives a target's `board_id`, `target_id` and `details`."""
+    if not records:
+        return []
+    return AuditEvent.objects.bulk_create(
+        AuditEvent(
+            actor=actor if getattr(actor, "pk", None) else None,
+            action=action,
+            board_id=record.get("board_id"),
+            target_type=target_type,
+            target_id=str(record.get("target_id", "")),
+            details=record.get("details") or {},
+        )
+        for record in records
+    )

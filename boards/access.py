@@ -14,7 +14,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 
 from boards.models import BoardMembership, Role
 from core.errors import Forbidden, NotFound
-from core.ids import ID_MAX
+from core.ids import is_id
 
 READ = "read"
 WRITE = "write"
@@ -49,7 +49,7 @@ def board_role(user, board_id: int) -> str | None:
     Remembered on the user object, so one request asks the database once per board."""
     if user is None or not user.is_authenticated or not user.is_active:
         return None
-    if isinstance(board_id, bool) or not isinstance(board_id, int) or not 1 <= board_id <= ID_MAX:
+    if not is_id(board_id):
         return None
     if user.is_staff:
         return Role.ADMIN
@@ -111,7 +111,7 @@ def readable_ticket(user, tickets: QuerySet, ticket_id: int):
     """The ticket of `tickets` with id `ticket_id` when `user` may read its board, else
     NotFound worded as for a missing one. The user's role comes in the ticket's own query."""
     ticket = None
-    if isinstance(ticket_id, int) and not isinstance(ticket_id, bool) and 1 <= ticket_id <= ID_MAX:
+    if is_id(ticket_id):
         tickets = tickets.filter(pk=ticket_id).order_by()
         if _may_have_role(user) and not user.is_staff:
             role = BoardMembership.objects.filter(board_id=OuterRef("board_id"), user_id=user.pk)

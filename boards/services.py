@@ -15,6 +15,7 @@ from boards.rules import COLUMN_NAME_MAX, COLUMNS_MAX, DESCRIPTION_MAX, NAME_MAX
 from boards.selectors import board_columns
 from core import groups
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
+from core.ids import is_id
 
 
 def _invalid(field: str, message: str) -> InvalidInput:
@@ -237,7 +238,7 @@ def _clean_role(role) -> str:
 
 def _member_user(user_id):
     user = None
-    if isinstance(user_id, int) and not isinstance(user_id, bool) and 1 <= user_id <= access.ID_MAX:
+    if is_id(user_id):
         user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     if user is None:
         raise _invalid("user_id", f"No active user with id {user_id}.")
@@ -312,7 +313,7 @@ def membership_remove(*, actor, board_id: int, user_id: int) -> None:
             BoardMembership.objects.select_related("user")
             .filter(board_id=board_id, user_id=user_id)
             .first()
-            if isinstance(user_id, int) and 1 <= user_id <= access.ID_MAX
+            if is_id(user_id)
             else None
         )
         if membership is None:

@@ -14,6 +14,7 @@ from comments.selectors import ticket_comments
 from comments.services import TEXT_MAX as COMMENT_MAX
 from comments.services import comment_create
 from core.errors import InvalidInput
+from core.ids import ID_MAX
 from history.selectors import ticket_history
 from mcp_server.shapes import (
     board_brief,
@@ -28,15 +29,15 @@ from mcp_server.shapes import (
 from tickets import rules, services
 from tickets.selectors import ticket_dependencies, ticket_get, ticket_list
 
-BoardId = Annotated[int, Field(ge=1, le=rules.ID_MAX, description="The board's id (list_boards).")]
-TaskId = Annotated[int, Field(ge=1, le=rules.ID_MAX, description="The task's id.")]
+BoardId = Annotated[int, Field(ge=1, le=ID_MAX, description="The board's id (list_boards).")]
+TaskId = Annotated[int, Field(ge=1, le=ID_MAX, description="The task's id.")]
 OtherTaskId = Annotated[
-    int, Field(ge=1, le=rules.ID_MAX, description="The id of the task that must be finished first.")
+    int, Field(ge=1, le=ID_MAX, description="The id of the task that must be finished first.")
 ]
 Page = Annotated[int, Field(ge=1, le=1_000_000, description="Page number, from 1.")]
 PageSize = Annotated[int, Field(ge=1, le=100, description="Items per page (at most 100).")]
 Priority = Literal["critical", "high", "medium", "low"]
-OnlyBoard = Annotated[int | None, Field(ge=1, le=rules.ID_MAX, description="Only this board.")]
+OnlyBoard = Annotated[int | None, Field(ge=1, le=ID_MAX, description="Only this board.")]
 Labels = Annotated[
     list[Annotated[str, Field(max_length=rules.LABEL_MAX)]],
     Field(max_length=rules.LABELS_MAX, description="Label names."),
@@ -267,10 +268,10 @@ def update_task_status(
         Literal["top", "bottom"] | None, Field(description="Where in the column (default bottom).")
     ] = None,
     before_task_id: Annotated[
-        int | None, Field(ge=1, le=rules.ID_MAX, description="Place it just above this task.")
+        int | None, Field(ge=1, le=ID_MAX, description="Place it just above this task.")
     ] = None,
     after_task_id: Annotated[
-        int | None, Field(ge=1, le=rules.ID_MAX, description="Place it just below this task.")
+        int | None, Field(ge=1, le=ID_MAX, description="Place it just below this task.")
     ] = None,
     version: Version = None,
     override_wip: Annotated[

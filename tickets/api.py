@@ -6,6 +6,7 @@ from rest_framework.views import APIView
 
 from boards.access import readable_boards
 from core.adapters import expected_version, validated
+from core.ids import ID_MAX
 from tickets import rules, selectors, services
 from tickets.models import Ticket
 from tickets.serializers import (
@@ -25,7 +26,7 @@ from tickets.serializers import (
 
 
 class TicketFilterSerializer(serializers.Serializer):
-    board_id = serializers.IntegerField(min_value=1, max_value=rules.ID_MAX, required=False)
+    board_id = serializers.IntegerField(min_value=1, max_value=ID_MAX, required=False)
     column = serializers.CharField(max_length=100, required=False)
     priority = serializers.ChoiceField(choices=rules.PRIORITY_NAMES, required=False)
     assignee = serializers.CharField(max_length=150, required=False)

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from core.adapters import RefuseUnknownFields
+from core.ids import ID_MAX
 from tickets import rules
 from tickets.models import Ticket
 from tickets.representation import ticket_representation
@@ -136,6 +137,10 @@ class TicketUpdateSerializer(TicketWriteSerializer):
     current_column = StrictCharField(
         max_length=100, required=False, help_text="Moves the ticket to the bottom of it."
     )
+    override_wip = serializers.BooleanField(
+        required=False,
+        help_text="Admins only: with current_column, move into a column at its WIP limit.",
+    )
     version = serializers.IntegerField(
         min_value=1, required=False, help_text="The version you read; 409 if it is stale."
     )
@@ -156,7 +161,7 @@ class TicketMoveSerializer(RefuseUnknownFields):
 
 class BulkIdsSerializer(RefuseUnknownFields):
     ticket_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=rules.ID_MAX),
+        child=serializers.IntegerField(min_value=1, max_value=ID_MAX),
         min_length=1,
         max_length=rules.BULK_MAX,
     )
@@ -164,6 +169,9 @@ class BulkIdsSerializer(RefuseUnknownFields):
 
 class BulkMoveSerializer(BulkIdsSerializer):
     column = StrictCharField(max_length=100)
+    override_wip = serializers.BooleanField(
+        required=False, help_text="Admins only: move into a column at its WIP limit."
+    )
 
 
 class BulkPrioritySerializer(BulkIdsSerializer):
@@ -213,7 +221,7 @@ class ClaimNextSerializer(LeaseSerializer):
 
 class DependenciesWriteSerializer(RefuseUnknownFields):
     blocked_by = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=rules.ID_MAX),
+        child=serializers.IntegerField(min_value=1, max_value=ID_MAX),
         max_length=rules.DEPENDENCIES_MAX,
         help_text="Ids of the tickets (same board) that must be finished first.",
     )

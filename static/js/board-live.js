@@ -93,10 +93,6 @@
       scheduleCounts();
       updateShown();
       if (state.openTicket === data.id) B.detail.notice(`${message.actor || "Someone"} deleted this card.`, false);
-    } else if (event === "bulk_update") {
-      const ids = (data.tickets || []).map((ticket) => ticket.id);
-      refreshCards(ids);
-      if (ids.includes(state.openTicket)) B.detail.changed(message);
     } else if (event.startsWith("comment_")) {
       if (state.openTicket === data.ticket_id) B.detail.refreshComments();
     } else if (event === "board_updated") {

@@ -74,8 +74,9 @@ def test_bulk_move_across_boards(api, user, board, three):
     assert response.json()["changed"] == 2
     assert draw(api, board)["Testing"] == ["A"]
     assert draw(api, other)["Testing"] == ["Elsewhere"]
-    assert BoardEvent.objects.filter(board=board, type="bulk_update").count() == 1
-    assert BoardEvent.objects.filter(board=other, type="bulk_update").count() == 1
+    for each_board, moved in ((board, three[0]), (other, elsewhere)):
+        events = BoardEvent.objects.filter(board=each_board, type="ticket_moved")
+        assert [event.payload["id"] for event in events] == [moved]
 
 
 def test_bulk_move_to_a_column_one_board_lacks_changes_nothing(api, user, board, three):
@@ -264,7 +265,7 @@ def test_bulk_create_places_each_ticket_at_the_bottom_in_order(api, user, other_
     assert api.get(f"/api/tickets/{created[2].pk}").json()["priority"] == "critical"
 
 
-def test_bulk_create_writes_history_and_one_event(user, other_user, board):
+def test_bulk_create_writes_history_and_one_event_per_ticket(user, other_user, board):
     start = last_history_id()
     created = tickets_bulk_create(
         actor=other_user,
@@ -276,10 +277,10 @@ def test_bulk_create_writes_history_and_one_event(user, other_user, board):
     assert (created[1].pk, "labels", None, "x", "bob") in rows
     assert (created[1].pk, "current_column", None, "Testing", "bob") in rows
     assert {row[0] for row in rows} == {ticket.pk for ticket in created}
-    event = BoardEvent.objects.filter(board=board).order_by("-seq").first()
-    assert (event.type, event.payload["operation"]) == ("bulk_update", "create")
-    assert [item["title"] for item in event.payload["tickets"]] == ["One", "Two"]
-    assert event.actor == other_user
+    events = list(BoardEvent.objects.filter(board=board).order_by("-seq")[:2])[::-1]
+    assert [event.type for event in events] == ["ticket_created", "ticket_created"]
+    assert [event.payload["title"] for event in events] == ["One", "Two"]
+    assert {event.actor for event in events} == {other_user}
     assert_seq_gap_free(board)
 
 

@@ -2,8 +2,9 @@
 (history) and appends a board event (live clients), for single and bulk writes alike.
 
 `_writes` holds what every write shares (locking, permission and claim checks, the
-history + event step); `placement` columns, WIP limits and card order; then one module
-a kind of write: `editing`, `bulk`, `dependencies`, `claims`."""
+history + event step); `placement` columns, WIP limits and card order; `moves` the one
+rule by which a ticket reaches a column; then one module a kind of write: `editing`,
+`bulk`, `dependencies`, `claims`."""
 
 from tickets.services.bulk import (
     tickets_bulk_assign,

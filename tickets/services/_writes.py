@@ -11,6 +11,7 @@ from boards.access import ADMIN, WRITE, can, readable_ticket, require_board
 from boards.events import event_append, events_append
 from boards.models import Board
 from core.errors import Conflict, NotFound, VersionConflict
+from core.ids import ID_MAX
 from tickets import rules
 from tickets.models import Label, Priority, Ticket
 from tickets.representation import ticket_representation
@@ -109,7 +110,7 @@ def lock_tickets(ticket_ids: list[int]) -> None:
     row against the joined rows it read before the wait, so a ticket that moved meanwhile
     would silently drop out of the result (a false 404)."""
     # An id out of range names no row, and SQLite could not even bind it.
-    ids = [pk for pk in ticket_ids if 1 <= pk <= rules.ID_MAX]
+    ids = [pk for pk in ticket_ids if 1 <= pk <= ID_MAX]
     list(Ticket.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
 
 

@@ -1,6 +1,6 @@
-"""Writes to many tickets at once: all or none, with the same history as single writes
-and one board event per board, in a number of queries that does not grow with the
-tickets."""
+"""Writes to many tickets at once: all or none, with the same history and the same
+board event per ticket as single writes, in a number of queries that does not grow with
+the tickets."""
 
 from collections import Counter, defaultdict
 from datetime import datetime
@@ -26,53 +26,37 @@ from tickets.services._writes import (
     label_names,
     labels_for,
     lock_tickets,
-    record,
+    record_each,
     ticket_payload,
     tracked_values,
 )
-from tickets.services.dependencies import announce_unblocked
-from tickets.services.placement import (
-    board_columns,
-    column_by_name,
-    column_named,
-    end_claim_when_done,
-    last_keys,
-    lock_column,
-)
-from tickets.signals import TicketChange
+from tickets.services.moves import Move, announce_arrivals, move_tickets
+from tickets.services.placement import board_columns, column_named, last_keys, lock_column
+from tickets.signals import TicketChange, refusals_signalled
 
 
-def tickets_bulk_move(*, actor, ticket_ids: list[int], column: str) -> list[dict]:
-    """Move the tickets, in the order given, to the bottom of `column` on their boards."""
+def tickets_bulk_move(
+    *, actor, ticket_ids: list[int], column: str, override_wip: bool = False
+) -> list[dict]:
+    """Move the tickets, in the order given, to the bottom of `column` on their boards:
+    the rule of a single move, for each of them, in one transaction."""
     ticket_ids = rules.clean_ticket_ids(ticket_ids)
-    with transaction.atomic():
+    with (
+        refusals_signalled(actor=actor, ticket_ids=ticket_ids, column=column),
+        transaction.atomic(),
+    ):
         tickets = _tickets_for_bulk(ticket_ids, actor)
         before = {t.pk: tracked_values(t, label_names(t)) for t in tickets}
-        # Boards in id order, so that two bulk moves lock them in the same order.
-        targets = {
-            board_id: column_by_name(board_id=board_id, name=column)
-            for board_id in sorted({t.board_id for t in tickets})
-        }
-        arriving = [t for t in tickets if t.column_id != targets[t.board_id].pk]
-        for target in targets.values():
-            lock_column(
-                target, adding=sum(1 for t in arriving if targets[t.board_id].pk == target.pk)
-            )
-        last = last_keys([c.pk for c in targets.values()])
         now = timezone.now()
-        for target in targets.values():
-            moving = [t for t in arriving if targets[t.board_id].pk == target.pk]
-            for ticket, key in zip(
-                moving, keys_after(last.get(target.pk), len(moving)), strict=True
-            ):
-                ticket.column, ticket.position, ticket.column_entered_at = target, key, now
-                end_claim_when_done(ticket)
+        moves = move_tickets(
+            actor=actor, tickets=tickets, column=column, now=now, override_wip=override_wip
+        )
+        moved = [move for move in moves if move.arrived]
         results = _bulk_finish(
             actor=actor,
             tickets=tickets,
             before=before,
             now=now,
-            operation="move",
             fields=[
                 "column",
                 "position",
@@ -81,30 +65,25 @@ def tickets_bulk_move(*, actor, ticket_ids: list[int], column: str) -> list[dict
                 "claimed_at",
                 "lease_expires_at",
             ],
+            moves={move.ticket.pk: move for move in moved},
         )
-        for board_id in targets:
-            arrived = [t.pk for t in arriving if t.board_id == board_id]
-            announce_unblocked(actor=actor, board_id=board_id, finished_ids=arrived)
+        announce_arrivals(actor=actor, moves=moved)
         return results
 
 
 def tickets_bulk_set_priority(*, actor, ticket_ids: list[int], priority: str) -> list[dict]:
     ticket_ids = rules.clean_ticket_ids(ticket_ids)
     value = rules.clean_priority(priority)
-    return _bulk_set(
-        actor=actor, ticket_ids=ticket_ids, operation="priority", field="priority", value=value
-    )
+    return _bulk_set(actor=actor, ticket_ids=ticket_ids, field="priority", value=value)
 
 
 def tickets_bulk_assign(*, actor, ticket_ids: list[int], assignee: str | None) -> list[dict]:
     ticket_ids = rules.clean_ticket_ids(ticket_ids)
     user = assignee_named(assignee)
-    return _bulk_set(
-        actor=actor, ticket_ids=ticket_ids, operation="assign", field="assignee", value=user
-    )
+    return _bulk_set(actor=actor, ticket_ids=ticket_ids, field="assignee", value=user)
 
 
-def _bulk_set(*, actor, ticket_ids: list[int], operation: str, field: str, value) -> list[dict]:
+def _bulk_set(*, actor, ticket_ids: list[int], field: str, value) -> list[dict]:
     """Give one field of every ticket the same (cleaned) value."""
     with transaction.atomic():
         tickets = _tickets_for_bulk(ticket_ids, actor)
@@ -116,7 +95,6 @@ def _bulk_set(*, actor, ticket_ids: list[int], operation: str, field: str, value
             tickets=tickets,
             before=before,
             now=timezone.now(),
-            operation=operation,
             fields=[field],
         )
 
@@ -165,7 +143,7 @@ def tickets_bulk_create(*, actor, board_id: int, tickets: list[dict]) -> list[Ti
             for name in spec["labels"]
         )
         fresh = list(ticket_queryset().filter(pk__in=[t.pk for t in created]).order_by("pk"))
-        record(
+        record_each(
             actor=actor,
             board_id=board.id,
             at=now,
@@ -173,8 +151,7 @@ def tickets_bulk_create(*, actor, board_id: int, tickets: list[dict]) -> list[Ti
                 created_change(ticket, spec["labels"])
                 for ticket, spec in zip(created, specs, strict=True)
             ],
-            event="bulk_update",
-            payload={"operation": "create", "tickets": [ticket_payload(t) for t in fresh]},
+            events=[("ticket_created", ticket_payload(ticket)) for ticket in fresh],
         )
     return fresh
 
@@ -219,19 +196,30 @@ def _bulk_finish(
     tickets: list[Ticket],
     before: dict[int, dict],
     now: datetime,
-    operation: str,
     fields: list[str],
+    moves: dict[int, Move] | None = None,
 ) -> list[dict]:
-    """Save the changed tickets, write their history and one event per board; report each."""
+    """Save the changed tickets and write their history; send each changed ticket's own
+    event, as a write to that ticket alone would (`ticket_moved` for those in `moves`,
+    else `ticket_updated`); report each."""
+    moves = moves or {}
     results, changed, by_board = [], [], defaultdict(list)
     for ticket in tickets:
+        move = moves.get(ticket.pk)
         changes = diffs(before[ticket.pk], tracked_values(ticket, label_names(ticket)))
+        if move is not None:
+            changes.update(move.diffs())
         if changes:
             ticket.version += 1
             ticket.updated_at = now
             changed.append(ticket)
-            action = "moved" if "current_column" in changes else "updated"
-            by_board[ticket.board_id].append((ticket, TicketChange(ticket.pk, action, changes)))
+            change = TicketChange(ticket.pk, "moved" if move else "updated", changes)
+            event = (
+                ("ticket_moved", move.payload())
+                if move
+                else ("ticket_updated", ticket_payload(ticket))
+            )
+            by_board[ticket.board_id].append((change, event))
         results.append(
             {
                 "ticket_id": ticket.pk,
@@ -240,14 +228,13 @@ def _bulk_finish(
             }
         )
     Ticket.objects.bulk_update(changed, [*fields, "version", "updated_at"])
-    for board_id, rows in by_board.items():
-        record(
+    for board_id, rows in sorted(by_board.items()):
+        record_each(
             actor=actor,
             board_id=board_id,
             at=now,
-            changes=[change for _, change in rows],
-            event="bulk_update",
-            payload={"operation": operation, "tickets": [ticket_payload(t) for t, _ in rows]},
+            changes=[change for change, _ in rows],
+            events=[event for _, event in rows],
         )
     return results
 

@@ -8,8 +8,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from boards.access import READ, WRITE, can
-from boards.events import event_append
+from boards.events import events_append
 from core.errors import Conflict
+from core.ids import ID_MAX
 from tickets import rules
 from tickets.access import require_ticket
 from tickets.models import Ticket
@@ -30,7 +31,7 @@ def ticket_set_dependencies(*, actor, ticket_id: int, blocked_by: list[int]) -> 
     wanted = sorted(set(blocked_by))
     if len(wanted) > rules.DEPENDENCIES_MAX:
         raise rules.invalid("blocked_by", f"At most {rules.DEPENDENCIES_MAX} blockers.")
-    if not all(1 <= pk <= rules.ID_MAX for pk in wanted):
+    if not all(1 <= pk <= ID_MAX for pk in wanted):
         raise rules.invalid("blocked_by", "Ticket ids are positive 64-bit numbers.")
     if ticket_id in wanted:
         raise rules.invalid("blocked_by", "A ticket cannot block itself.")
@@ -118,7 +119,7 @@ def _serialize_dependency_changes(ticket_id: int) -> None:
     alone could otherwise close a cycle together. SQLite runs one writer at a time anyway.
     On PostgreSQL an advisory lock taken before any row lock: a row lock (the board's)
     would deadlock with writers that lock a ticket first and the board last."""
-    if connection.vendor != "postgresql" or not 1 <= ticket_id <= rules.ID_MAX:
+    if connection.vendor != "postgresql" or not 1 <= ticket_id <= ID_MAX:
         return
     board_id = Ticket.objects.filter(pk=ticket_id).values_list("board_id", flat=True).first()
     if board_id is not None:
@@ -169,8 +170,8 @@ def announce_unblocked(*, actor, board_id: int, finished_ids: list[int]) -> None
     )
     if not finished:
         return
-    dependants = ticket_queryset().filter(blocked_by__in=finished).distinct()
-    for dependant in dependants:
-        payload = ticket_payload(dependant)
-        if not payload["is_blocked"]:
-            event_append(board_id=board_id, type="ticket_unblocked", payload=payload, actor=actor)
+    dependants = ticket_queryset().filter(blocked_by__in=finished).distinct().order_by("pk")
+    payloads = [ticket_payload(dependant) for dependant in dependants]
+    unblocked = [("ticket_unblocked", p) for p in payloads if not p["is_blocked"]]
+    if unblocked:
+        events_append(board_id=board_id, events=unblocked, actor=actor)

@@ -1,10 +1,11 @@
 """Single-ticket writes: create, edit, move and delete."""
 
+from contextlib import nullcontext
+
 from django.db import transaction
 from django.utils import timezone
 
-from audit.services import audit_record
-from boards.access import ADMIN, WRITE, require_board
+from boards.access import WRITE, require_board
 from boards.events import event_append
 from boards.models import Board
 from core.errors import InvalidInput, NotFound, field_error
@@ -22,19 +23,10 @@ from tickets.services._writes import (
     ticket_payload,
     tracked_values,
 )
-from tickets.services.dependencies import announce_unblocked, blockers_of_dependants, ids_text
-from tickets.services.placement import (
-    board_columns,
-    column_by_name,
-    column_named,
-    is_full,
-    lock_column,
-    place,
-    position_in,
-)
+from tickets.services.dependencies import blockers_of_dependants, ids_text
+from tickets.services.moves import announce_arrivals, move_tickets
+from tickets.services.placement import board_columns, column_named, lock_column, position_in
 from tickets.signals import TicketChange, refusals_signalled
-
-_UNSET = object()
 
 
 def ticket_create(
@@ -115,10 +107,16 @@ def known_relations(ticket: Ticket, *, labels: list[Label], blocked_by: list[Tic
 
 
 def ticket_update(
-    *, actor, ticket_id: int, expected_version: int | None = None, **changes
+    *,
+    actor,
+    ticket_id: int,
+    expected_version: int | None = None,
+    override_wip: bool = False,
+    **changes,
 ) -> Ticket:
-    """Edit any of EDITABLE_FIELDS; `current_column` moves the ticket to that column's bottom."""
-    target_column = changes.pop("current_column", _UNSET)
+    """Edit any of EDITABLE_FIELDS; `current_column` moves the ticket to that column's
+    bottom, as a move does (`override_wip` included)."""
+    target_column = changes.pop("current_column", None)
     unknown = sorted(set(changes) - EDITABLE_FIELDS)
     if unknown:
         raise InvalidInput(
@@ -126,7 +124,12 @@ def ticket_update(
             validation_errors=[field_error(name, "Not an editable field.") for name in unknown],
         )
     values = clean_edits(changes)
-    with transaction.atomic():
+    refusals = (
+        refusals_signalled(actor=actor, ticket_id=ticket_id, column=target_column)
+        if target_column is not None
+        else nullcontext()
+    )
+    with refusals, transaction.atomic():
         ticket = ticket_for_write(ticket_id, expected_version, actor)
         old_labels = label_names(ticket)
         old = tracked_values(ticket, old_labels)
@@ -134,29 +137,33 @@ def ticket_update(
         for name, value in values.items():
             setattr(ticket, name, value)
         now = timezone.now()
-        if target_column is not _UNSET:
-            column = column_by_name(board_id=ticket.board_id, name=target_column)
-            if column.pk != ticket.column_id:
-                place(ticket, column, None, now)
+        moves = []
+        if target_column is not None:
+            moves = move_tickets(
+                actor=actor,
+                tickets=[ticket],
+                column=target_column,
+                now=now,
+                override_wip=override_wip,
+            )
         changed = diffs(old, tracked_values(ticket, new_labels))
+        moved = [move for move in moves if move.arrived]
+        for move in moved:
+            changed.update(move.diffs())
         if not changed:
             return ticket
         if "labels" in changed:
             ticket.labels.set(labels_for(ticket.board_id, new_labels))
-        ticket.version += 1
-        ticket.updated_at = now
-        ticket.save()
-        moved = "current_column" in changed
+        _save(ticket, now)
         record(
             actor=actor,
             board_id=ticket.board_id,
             at=now,
             changes=[TicketChange(ticket.id, "moved" if moved else "updated", changed)],
             event="ticket_moved" if moved else "ticket_updated",
-            payload=ticket_payload(ticket),
+            payload=moved[0].payload() if moved else ticket_payload(ticket),
         )
-        if moved:
-            announce_unblocked(actor=actor, board_id=ticket.board_id, finished_ids=[ticket.pk])
+        announce_arrivals(actor=actor, moves=moved)
     return ticket
 
 
@@ -176,48 +183,36 @@ def ticket_move(
         transaction.atomic(),
     ):
         ticket = ticket_for_write(ticket_id, expected_version, actor)
-        if override_wip:
-            require_board(actor, ticket.board_id, ADMIN)
-        source = ticket.column
-        target = column_by_name(board_id=ticket.board_id, name=column)
-        if target.pk == source.pk and position is None:
-            return ticket
-        old_position = ticket.position
         old = tracked_values(ticket, label_names(ticket))
         now = timezone.now()
-        over_limit = override_wip and target.pk != source.pk and is_full(target)
-        place(ticket, target, position, now, override_wip=override_wip)
-        changed = diffs(old, tracked_values(ticket, label_names(ticket)))
-        if over_limit:
-            changed["wip_override"] = (None, f"{target.name} (limit {target.wip_limit})")
-            audit_record(
-                actor=actor,
-                action="wip.override",
-                board_id=ticket.board_id,
-                target_type="ticket",
-                target_id=ticket.pk,
-                details={"column": target.name, "wip_limit": target.wip_limit},
-            )
-        if ticket.position != old_position:
-            changed["position"] = (old_position, ticket.position)
+        [move] = move_tickets(
+            actor=actor,
+            tickets=[ticket],
+            column=column,
+            now=now,
+            position=position,
+            override_wip=override_wip,
+        )
+        changed = {**diffs(old, tracked_values(ticket, label_names(ticket))), **move.diffs()}
         if not changed:
             return ticket
-        ticket.version += 1
-        ticket.updated_at = now
-        ticket.save()
-        payload = ticket_payload(ticket)
-        payload["from_column"] = source.name
+        _save(ticket, now)
         record(
             actor=actor,
             board_id=ticket.board_id,
             at=now,
             changes=[TicketChange(ticket.id, "moved", changed)],
             event="ticket_moved",
-            payload=payload,
+            payload=move.payload(),
         )
-        if target.pk != source.pk:
-            announce_unblocked(actor=actor, board_id=ticket.board_id, finished_ids=[ticket.pk])
+        announce_arrivals(actor=actor, moves=[move])
     return ticket
+
+
+def _save(ticket: Ticket, now) -> None:
+    ticket.version += 1
+    ticket.updated_at = now
+    ticket.save()
 
 
 def ticket_delete(*, actor, ticket_id: int, expected_version: int | None = None) -> None:

@@ -1,8 +1,6 @@
 """Where a ticket goes: columns by name, WIP limits, and positions (fractional index
 keys) within a column."""
 
-from datetime import datetime
-
 from django.db.models import Max
 
 from boards.events import event_append
@@ -58,12 +56,6 @@ def lock_column(column: Column, adding: int = 0) -> None:
     _ensure_room(column, adding)
 
 
-def is_full(column: Column) -> bool:
-    return column.wip_limit is not None and (
-        Ticket.objects.filter(column=column).count() >= column.wip_limit
-    )
-
-
 def _ensure_room(column: Column, adding: int) -> None:
     if column.wip_limit is None or adding <= 0:
         return
@@ -83,19 +75,6 @@ def end_claim_when_done(ticket: Ticket) -> None:
     """A ticket that reaches the board's last column is finished: its claim ends."""
     if ticket.column_id == ticket.last_column_id and ticket.claimed_by_id:
         ticket.claimed_by, ticket.claimed_at, ticket.lease_expires_at = None, None, None
-
-
-def place(
-    ticket: Ticket, column: Column, position, now: datetime, override_wip: bool = False
-) -> None:
-    """Give `ticket` a place in `column` (locking it and checking its WIP limit)."""
-    arriving = column.pk != ticket.column_id
-    lock_column(column, adding=1 if arriving and not override_wip else 0)
-    if arriving:
-        ticket.column = column
-        ticket.column_entered_at = now
-        end_claim_when_done(ticket)
-    ticket.position = position_in(column, position, moving_id=ticket.pk)
 
 
 def last_keys(column_ids: list[int]) -> dict[int, str]:
