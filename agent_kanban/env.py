@@ -39,6 +39,11 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    return float(value) if value else default
+
+
 def env_list(name: str, default: list[str] | None = None) -> list[str]:
     """A JSON list (`["a", "b"]`, as the seed writes CORS_ORIGINS) or a comma list."""
     value = os.environ.get(name, "").strip()
@@ -65,11 +70,34 @@ def database_from_url(url: str, base_dir: Path) -> dict:
             "PASSWORD": unquote(parsed.password or ""),
             "HOST": parsed.hostname or "",
             "PORT": str(parsed.port or ""),
+            **postgres_connections(options),
+        }
+    raise ValueError(f"DATABASE_URL scheme {parsed.scheme!r} is not supported (sqlite, postgresql)")
+
+
+def postgres_connections(options: dict) -> dict:
+    """How one process holds its PostgreSQL connections.
+
+    A pool by default (DATABASE_POOL_MAX connections at most, handed to a request for
+    its length): under daphne each request runs in a thread of its own, and persistent
+    connections (one per thread, never closed) ran PostgreSQL out of connections.
+    A request that waits DATABASE_POOL_TIMEOUT seconds for one gets 503 `database_busy`.
+    Django has the pool check each connection as it hands it out, so one the server
+    killed is replaced rather than failing a request. DATABASE_POOL_MAX=0 keeps Django's
+    persistent connections (DATABASE_CONN_MAX_AGE seconds) instead."""
+    size = env_int("DATABASE_POOL_MAX", 10)
+    if size <= 0:
+        return {
             "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60),
             "CONN_HEALTH_CHECKS": True,
             "OPTIONS": options,
         }
-    raise ValueError(f"DATABASE_URL scheme {parsed.scheme!r} is not supported (sqlite, postgresql)")
+    pool = {
+        "min_size": max(0, min(env_int("DATABASE_POOL_MIN", 1), size)),
+        "max_size": size,
+        "timeout": env_float("DATABASE_POOL_TIMEOUT", 3.0),
+    }
+    return {"CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": True, "OPTIONS": {**options, "pool": pool}}
 
 
 def sqlite_database(path: Path) -> dict:

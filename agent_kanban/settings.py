@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "core",
     "agents",
     "boards",
     "tickets",
@@ -94,6 +95,13 @@ DATABASES = {
     if DATABASE_URL
     else sqlite_database(VAR_DIR / "agent_kanban.sqlite3")
 }
+# Every process that connects at once (gunicorn workers, daphne instances, stdio agents,
+# timers) may hold its whole pool: `check --deploy --database default` warns when that
+# exceeds PostgreSQL's max_connections less DATABASE_CONNECTIONS_HEADROOM.
+DATABASE_PROCESSES = env_int(
+    "DATABASE_PROCESSES", env_int("GUNICORN_WORKERS", 3) + env_int("DAPHNE_INSTANCES", 2) + 2
+)
+DATABASE_CONNECTIONS_HEADROOM = env_int("DATABASE_CONNECTIONS_HEADROOM", 10)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "agents.User"
 

@@ -2,13 +2,15 @@
 {"error": {"message", "code", "error_id", "timestamp", "validation_errors": []}}."""
 
 import logging
+import sys
 import uuid
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpResponse, JsonResponse
 from django.utils import timezone
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
@@ -136,11 +138,40 @@ def _client_fault(exc: Exception) -> Exception:
     return exc
 
 
+class DatabaseBusy(DomainError):
+    status = 503
+    code = "database_busy"
+    # How long a client should wait before it tries again.
+    retry_after_seconds = 1
+
+    def __init__(self, message: str = "The database is busy; try again in a moment.") -> None:
+        super().__init__(message)
+
+
+def is_database_unavailable(exc: BaseException | None) -> bool:
+    """The database could not serve the request just now: no pooled connection within
+    the timeout, too many clients, a connection the server ended, a deadlock it broke.
+    That is load or a fault, answered 503 `database_busy`; a 500 stays a bug."""
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def database_busy(response: HttpResponse) -> HttpResponse:
+    """Mark `response` as the busy-database answer: Retry-After, and a flag the metrics
+    middleware counts."""
+    response["Retry-After"] = str(DatabaseBusy.retry_after_seconds)
+    response.database_busy = True
+    return response
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response:
     """DRF's EXCEPTION_HANDLER: every error, expected or not, in the one shape."""
+    if is_database_unavailable(exc):
+        logger.warning("Database unavailable: %s", exc)
+        exc = DatabaseBusy()
     if isinstance(exc, DomainError):
         body = error_body(exc.message, exc.code, exc.validation_errors, **exc.extra)
-        return Response(body, status=exc.status)
+        response = Response(body, status=exc.status)
+        return database_busy(response) if isinstance(exc, DatabaseBusy) else response
     exc = _client_fault(exc)
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound(str(exc) or "Not found.")
@@ -178,6 +209,14 @@ def handler404(request, exception=None):
 
 
 def handler500(request):
+    # Django calls this from inside its `except` block: the error is still at hand.
+    if is_database_unavailable(sys.exc_info()[1]):
+        busy = DatabaseBusy()
+        if request.path.startswith("/api/"):
+            return database_busy(json_error(request, busy.message, busy.code, busy.status))
+        return database_busy(
+            HttpResponse(busy.message, status=busy.status, content_type="text/plain")
+        )
     if request.path.startswith("/api/"):
         return json_error(request, "Internal server error.", "server_error", 500)
     from django.views.defaults import server_error

@@ -87,6 +87,11 @@ CACHE_LOOKUPS = Counter(
     "Cache lookups by cache and result (hit, miss, error).",
     ["cache", "result"],
 )
+DATABASE_BUSY = Counter(
+    f"{PREFIX}_database_busy",
+    "Answers 503 database_busy (no database connection in time), by surface (rest, page, mcp).",
+    ["surface"],
+)
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -99,6 +104,8 @@ def observe_request(request: HttpRequest, response: HttpResponse, seconds: float
     method = request.method if request.method in METHODS else "other"
     HTTP_REQUESTS.labels(route, method, f"{response.status_code // 100}xx").inc()
     HTTP_DURATION.labels(route, method).observe(seconds)
+    if getattr(response, "database_busy", False):
+        database_busy("rest" if request.path.startswith("/api/") else "page")
 
 
 class MetricsMiddleware:
@@ -169,6 +176,10 @@ def event_published(event_type: str, *, ok: bool = True) -> None:
         EVENTS_PUBLISHED.labels(event_type).inc()
     else:
         EVENT_PUSH_FAILURES.inc()
+
+
+def database_busy(surface: str) -> None:
+    DATABASE_BUSY.labels(surface).inc()
 
 
 def cache_lookup(cache: str, result: str) -> None:

@@ -4,22 +4,28 @@ e.g. "conflict/claimed: Ticket 4 is claimed by bot3 until …", and whose struct
 is the API's error envelope."""
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
 from mcp.types import CallToolResult, TextContent
 
+from core import metrics
 from core.errors import (
     Conflict,
+    DatabaseBusy,
     DomainError,
     Forbidden,
     InvalidInput,
     NotFound,
     error_body,
     field_error,
+    is_database_unavailable,
 )
 from mcp_server.identity import current_actor
+
+logger = logging.getLogger(__name__)
 
 # The error families of the API (its 4xx statuses); a specific code is shown after its family.
 _FAMILIES = (InvalidInput, NotFound, Forbidden, Conflict)
@@ -78,4 +84,10 @@ async def call(body: Callable[..., dict], arguments: dict) -> CallToolResult:
         data = await _run_as_actor(body, arguments)
     except DomainError as error:
         return failed(error)
+    except Exception as error:
+        if not is_database_unavailable(error):
+            raise
+        logger.warning("Database unavailable: %s", error)
+        metrics.database_busy("mcp")
+        return failed(DatabaseBusy())
     return ok(data)

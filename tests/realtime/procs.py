@@ -42,7 +42,12 @@ def database_url() -> str:
 
 
 def process_env(tmp_path: Path, *, database: str, redis: str | None = None, **extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    # The servers get the database settings a deployment has, not the test process's.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("REDIS_URL", "DATABASE_URL") and not k.startswith("DATABASE_POOL_")
+    }
     env.update(DATABASE_URL=database, VAR_DIR=str(tmp_path / "var"), LOG_LEVEL="WARNING")
     env.update(DJANGO_SETTINGS_MODULE="agent_kanban.settings", RATELIMIT_ENABLE="false")
     if redis:

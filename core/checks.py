@@ -1,0 +1,40 @@
+"""System checks of the deployment's shape (`manage.py check --deploy --database default`,
+which the kit's units run before they start)."""
+
+from django.conf import settings
+from django.core.checks import Tags, Warning, register
+from django.db import connections
+
+
+def connections_per_process(database: dict) -> int:
+    """The most connections one process may hold: its pool's size, or one (a sync
+    worker's persistent connection) without a pool."""
+    pool = database.get("OPTIONS", {}).get("pool")
+    return pool.get("max_size", 1) if isinstance(pool, dict) else 1
+
+
+@register(Tags.database, deploy=True)
+def database_connections_fit(app_configs=None, databases=None, **kwargs) -> list[Warning]:
+    if not databases or "default" not in databases:
+        return []
+    connection = connections["default"]
+    if connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_connections")
+        max_connections = int(cursor.fetchone()[0])
+    per_process = connections_per_process(connection.settings_dict)
+    wanted = settings.DATABASE_PROCESSES * per_process
+    budget = max_connections - settings.DATABASE_CONNECTIONS_HEADROOM
+    if wanted <= budget:
+        return []
+    return [
+        Warning(
+            f"{settings.DATABASE_PROCESSES} processes with up to {per_process} connections "
+            f"each may open {wanted}; PostgreSQL allows {max_connections}, and "
+            f"{settings.DATABASE_CONNECTIONS_HEADROOM} are kept for administration.",
+            hint="Lower DATABASE_POOL_MAX or the number of processes (DATABASE_PROCESSES), "
+            "or raise max_connections in postgresql.conf.",
+            id="agent_kanban.W001",
+        )
+    ]
