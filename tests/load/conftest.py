@@ -61,19 +61,31 @@ def backends(name: str) -> int:
     return rows[0][0]
 
 
+def seed_team(database: str, name: str, folder) -> Team:
+    """Migrate the database at `database` and put a board with AGENTS agents on it."""
+    env = process_env(folder, database=database)
+    migrate = [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"]
+    done = subprocess.run(migrate, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seeded = run_django(f"AGENTS = {AGENTS}\n{SEED}", env)
+    return Team(database, name, seeded["board_id"], seeded["secrets"])
+
+
 @pytest.fixture(scope="module")
 def team(tmp_path_factory) -> Iterator[Team]:
-    """A fresh, migrated PostgreSQL database with a board and AGENTS agents on it."""
+    """A fresh PostgreSQL database with a board and AGENTS agents on it."""
     name = f"test_ak_load_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin_sql(f'CREATE DATABASE "{name}"')
     url = f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    folder = tmp_path_factory.mktemp("load")
     try:
-        env = process_env(folder, database=url)
-        migrate = [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"]
-        done = subprocess.run(migrate, cwd=ROOT, env=env, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr[-3000:]
-        seeded = run_django(f"AGENTS = {AGENTS}\n{SEED}", env)
-        yield Team(url, name, seeded["board_id"], seeded["secrets"])
+        yield seed_team(url, name, tmp_path_factory.mktemp("load"))
     finally:
         admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def sqlite_team(tmp_path_factory) -> Team:
+    """The same on a SQLite file of its own (the embedded shape)."""
+    folder = tmp_path_factory.mktemp("load-sqlite")
+    path = folder / "load.sqlite3"
+    return seed_team(f"sqlite:///{path}", str(path), folder)
