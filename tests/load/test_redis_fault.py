@@ -1,0 +1,91 @@
+"""Redis stops in the middle of a load and comes back: REST answers every request (the
+cache and the live pushes degrade, writes succeed), the comprehensive health check says
+so with a 503 while the simple one stays 200, and the event log has every write."""
+
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from tests.load.driver import run_agents
+from tests.realtime.procs import daphne_servers, free_port, process_env, run_django
+
+SECONDS = 8
+
+LOGGED = """
+from boards.models import Board, BoardEvent
+from tickets.models import Ticket
+board = Board.objects.get(pk=BOARD)
+seqs = list(BoardEvent.objects.filter(board=board).order_by("seq").values_list("seq", flat=True))
+result = {
+    "gap_free": seqs == list(range(1, len(seqs) + 1)),
+    "created_events": BoardEvent.objects.filter(board=board, type="ticket_created").count(),
+    "tickets": Ticket.objects.filter(board=board).count(),
+}
+"""
+
+
+class RedisServer:
+    """A redis-server of the test's own, to stop and start again on the same port."""
+
+    def __init__(self, folder) -> None:
+        self.port, self.folder, self.process = free_port(), folder, None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no", "--dir", str(self.folder)]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            ping = subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True)
+            if ping.stdout.strip() == b"PONG":
+                return
+            time.sleep(0.05)
+        raise AssertionError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+def outage(redis: RedisServer, base: str) -> dict:
+    """Stop Redis two seconds in, look at the health checks, start it again."""
+    time.sleep(2)
+    redis.stop()
+    time.sleep(0.5)
+    seen = {
+        "comprehensive": httpx.get(f"{base}/api/health/", timeout=30).status_code,
+        "simple": httpx.get(f"{base}/health", timeout=30).status_code,
+    }
+    time.sleep(2)
+    redis.start()
+    return seen
+
+
+@pytest.mark.timeout(300)
+def test_rest_keeps_answering_while_redis_is_down(team, tmp_path):
+    redis = RedisServer(tmp_path)
+    redis.start()
+    env = process_env(tmp_path, database=team.database, redis=redis.url, DEBUG="false")
+    try:
+        with daphne_servers(1, env, tmp_path) as [server], ThreadPoolExecutor(1) as side:
+            health = side.submit(outage, redis, server.http)
+            outcome = run_agents([server.http], team.secrets[:16], team.board_id, seconds=SECONDS)
+            during = health.result()
+            after = httpx.get(f"{server.http}/api/health/", timeout=30).status_code
+    finally:
+        redis.stop()
+    print(f"Redis down for 2.5 s: {outcome.summary()}; health {during}, after {after}")
+    assert outcome.failures == []
+    assert outcome.server_errors == 0, (outcome.errors, server.log_tail())
+    assert outcome.statuses[201] > 0
+    assert during == {"comprehensive": 503, "simple": 200}
+    assert after == 200
+    logged = run_django(f"BOARD = {team.board_id}\n{LOGGED}", env)
+    assert logged["gap_free"]
+    assert logged["created_events"] == logged["tickets"] >= len(outcome.created)
