@@ -84,6 +84,7 @@ def agent_loop(
                     )
             except httpx.HTTPError as error:
                 seen.failures.append(repr(error))
+                time.sleep(0.1)  # as a client would, rather than spin on a dead server
                 continue
             seen.statuses[response.status_code] += 1
             if response.status_code >= 300:

@@ -1,0 +1,84 @@
+"""A daphne killed with SIGKILL in the middle of a write load, then started again (as
+systemd's Restart= does): every write it answered 2xx is in the database and in the
+event log, the log has no gap, and the new process serves at once."""
+
+import os
+import signal
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from tests.load.driver import run_agents
+from tests.realtime.procs import (
+    DAPHNE,
+    ROOT,
+    Daphne,
+    _wait_ready,
+    free_port,
+    process_env,
+    run_django,
+)
+
+SECONDS = 12
+
+STORED = """
+from boards.models import Board, BoardEvent
+from tickets.models import Ticket
+board = Board.objects.get(pk=BOARD)
+seqs = list(BoardEvent.objects.filter(board=board).order_by("seq").values_list("seq", flat=True))
+announced = BoardEvent.objects.filter(board=board, type="ticket_created")
+result = {
+    "gap_free": seqs == list(range(1, len(seqs) + 1)) and board.last_event_seq == len(seqs),
+    "missing": sorted(set(CREATED) - set(Ticket.objects.values_list("pk", flat=True))),
+    "unannounced": sorted(
+        set(CREATED) - {event.payload["id"] for event in announced}
+    ),
+}
+"""
+
+
+def start_daphne(port: int, env: dict, log) -> Daphne:
+    command = [*DAPHNE, "-p", str(port), "agent_kanban.asgi:application"]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log.open("a"), stderr=subprocess.STDOUT
+    )
+    server = Daphne(process, port, log)
+    _wait_ready(server)
+    return server
+
+
+def kill_and_restart(server: Daphne, env: dict) -> Daphne:
+    time.sleep(2)
+    os.kill(server.process.pid, signal.SIGKILL)
+    server.process.wait()
+    return start_daphne(server.port, env, server.log)
+
+
+@pytest.mark.timeout(300)
+def test_a_killed_daphne_loses_no_acknowledged_write(team, tmp_path):
+    env = process_env(tmp_path, database=team.database, DEBUG="false")
+    port, log = free_port(), tmp_path / "daphne.log"
+    first = start_daphne(port, env, log)
+    try:
+        with ThreadPoolExecutor(1) as side:
+            restarted = side.submit(kill_and_restart, first, env)
+            outcome = run_agents([first.http], team.secrets[:16], team.board_id, seconds=SECONDS)
+            second = restarted.result()
+            headers = {"Authorization": f"Bearer {team.secrets[0]}"}
+            served = httpx.get(f"{second.http}/api/boards/", headers=headers, timeout=30)
+    finally:
+        for process in (first.process, *([second.process] if "second" in locals() else [])):
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=10)
+    print(f"daphne killed mid-load: {outcome.summary()}")
+    assert first.process.returncode == -signal.SIGKILL
+    assert served.status_code == 200
+    assert outcome.failures, "the kill cut no request: it came too late to prove anything"
+    assert outcome.bugs == 0, (outcome.errors, first.log_tail())
+    assert sum(outcome.statuses.values()) > 0
+    seen = run_django(f"BOARD = {team.board_id}\nCREATED = {outcome.created}\n{STORED}", env)
+    assert seen == {"gap_free": True, "missing": [], "unannounced": []}
