@@ -5,6 +5,7 @@ event log, the log has no gap, and the new process serves at once."""
 import os
 import signal
 import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -80,5 +81,46 @@ def test_a_killed_daphne_loses_no_acknowledged_write(team, tmp_path):
     assert outcome.failures, "the kill cut no request: it came too late to prove anything"
     assert outcome.bugs == 0, (outcome.errors, first.log_tail())
     assert sum(outcome.statuses.values()) > 0
+    seen = run_django(f"BOARD = {team.board_id}\nCREATED = {outcome.created}\n{STORED}", env)
+    assert seen == {"gap_free": True, "missing": [], "unannounced": []}
+
+
+def worker_pids(master: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True)
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def kill_a_worker(master: int) -> int:
+    time.sleep(2)
+    victim = worker_pids(master)[0]
+    os.kill(victim, signal.SIGKILL)
+    return victim
+
+
+@pytest.mark.timeout(300)
+def test_a_killed_gunicorn_worker_loses_no_acknowledged_write(team, tmp_path):
+    env = process_env(tmp_path, database=team.database, DEBUG="false")
+    port, log = free_port(), tmp_path / "gunicorn.log"
+    command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}"]
+    command += ["--workers", "2", "--timeout", "60", "agent_kanban.wsgi:application"]
+    master = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
+    )
+    server = Daphne(master, port, log)  # any server: it answers /health the same way
+    try:
+        _wait_ready(server)
+        before = worker_pids(master.pid)
+        with ThreadPoolExecutor(1) as side:
+            killed = side.submit(kill_a_worker, master.pid)
+            outcome = run_agents([server.http], team.secrets[:16], team.board_id, seconds=SECONDS)
+            victim = killed.result()
+        after = worker_pids(master.pid)
+    finally:
+        master.terminate()
+        master.wait(timeout=20)
+    print(f"gunicorn worker killed mid-load: {outcome.summary()}")
+    assert victim in before and victim not in after and len(after) == 2
+    assert outcome.bugs == 0, (outcome.errors, server.log_tail())
+    assert outcome.statuses[201] > 0
     seen = run_django(f"BOARD = {team.board_id}\nCREATED = {outcome.created}\n{STORED}", env)
     assert seen == {"gap_free": True, "missing": [], "unannounced": []}
