@@ -4,6 +4,7 @@ embedded: SQLite under var/, in-memory channel layer, local-memory cache."""
 
 from pathlib import Path
 
+from agent_kanban import production
 from agent_kanban.env import (
     database_from_url,
     env_bool,
@@ -234,8 +235,6 @@ SECURE_REFERRER_POLICY = env_str("SECURE_REFERRER_POLICY", "same-origin")
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 if ENVIRONMENT == "production":
-    from agent_kanban import production
-
     production.require_production_ready(
         debug=DEBUG,
         secret_key=SECRET_KEY,

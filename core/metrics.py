@@ -22,6 +22,7 @@ from django.core.exceptions import MiddlewareNotUsed
 from django.http import HttpRequest, HttpResponse
 
 from core.errors import Conflict, DomainError, json_error
+from core.http import bearer_secret
 from core.routes import route_of
 
 MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
@@ -234,8 +235,8 @@ def _refusal(request: HttpRequest) -> HttpResponse | None:
     if allowed and not _client_allowed(request, allowed):
         return json_error(request, "Metrics are not served to this address.", "forbidden", 403)
     if token:
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        given = bearer_secret(request.headers.get("Authorization")) or ""
+        if not hmac.compare_digest(given.encode(), token.encode()):
             response = json_error(
                 request, "A valid metrics bearer token is required.", "not_authenticated", 401
             )

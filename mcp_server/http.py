@@ -6,9 +6,10 @@ speak. So the first request starts it: a long-lived task enters `run()` and stay
 for the life of the event loop.
 
 Revoking a token ends its sessions at once: each process joins the channel-layer group
-of every token that opened a session here, and on the revocation message discards
-those sessions (their IDs then answer 404). Every request and every tool call also
-checks the token again, so a revoked token is refused even before that message."""
+of every token that opened a session here, and on the revocation message ends those
+sessions (their IDs then answer 404), through mcp_server/sdk.py, the one module that
+reaches into the SDK's private state. Every request and every tool call also checks
+the token again, so a revoked token is refused even before that message."""
 
 import asyncio
 import contextvars
@@ -30,6 +31,7 @@ from agents.authentication import user_for_token
 from core import groups
 from core.errors import error_body
 from core.http import bearer_secret, scope_header
+from mcp_server import sdk
 from mcp_server.identity import acting_with
 from mcp_server.server import build_server
 
@@ -55,18 +57,10 @@ def _principal_id(token_id: int) -> str:
 
 
 async def end_token_sessions(manager: StreamableHTTPSessionManager, token_id: int) -> int:
-    """Discard every session opened with the token; returns how many there were.
-    The SDK has no public call for this: it keeps sessions and their owners in these
-    two dicts, and `_discard_session` is what it uses itself when a session ends."""
-    owners = manager._session_owners
+    """End every session opened with the token; returns how many there were."""
     ended = 0
-    for session_id, owner in list(owners.items()):
-        if owner.get("client_id") != _principal_id(token_id):
-            continue
-        transport = manager._server_instances.get(session_id)
-        if transport is not None:
-            await manager._discard_session(session_id, transport)
-            ended += 1
+    for session_id in sdk.sessions_of(manager, _principal_id(token_id)):
+        ended += await sdk.end_session(manager, session_id)
     return ended
 
 
