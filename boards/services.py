@@ -48,7 +48,7 @@ def columns_payload(board_id: int) -> list[dict]:
 
 
 def board_get_for_write(board_id: int) -> Board:
-    board = Board.objects.select_for_update().filter(pk=board_id).first()
+    board = Board.objects.select_for_update(no_key=True).filter(pk=board_id).first()
     if board is None:
         raise NotFound(f"Board {board_id} does not exist.")
     return board

@@ -29,7 +29,7 @@ def comment_payload(comment: Comment) -> dict:
 
 def _comment_for_write(comment_id: int, actor) -> Comment:
     comment = (
-        Comment.objects.select_for_update(of=("self",))
+        Comment.objects.select_for_update(of=("self",), no_key=True)
         .select_related("ticket", "author")
         .filter(pk=comment_id)
         .first()

@@ -111,7 +111,12 @@ def lock_tickets(ticket_ids: list[int]) -> None:
     would silently drop out of the result (a false 404)."""
     # An id out of range names no row, and SQLite could not even bind it.
     ids = [pk for pk in ticket_ids if 1 <= pk <= ID_MAX]
-    list(Ticket.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
+    list(
+        Ticket.objects.select_for_update(no_key=True)
+        .filter(pk__in=ids)
+        .order_by("pk")
+        .values_list("pk")
+    )
 
 
 def ticket_for_write(

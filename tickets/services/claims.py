@@ -84,7 +84,7 @@ def ticket_claim_next(
                 )
                 if connection.features.has_select_for_update_skip_locked:
                     # Racing agents each lock a different row instead of queueing on one.
-                    candidates = candidates.select_for_update(skip_locked=True)
+                    candidates = candidates.select_for_update(skip_locked=True, no_key=True)
                 picked = candidates.values_list("pk", flat=True).first()
                 if picked is None:
                     raise NothingToClaim(

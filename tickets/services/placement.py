@@ -46,9 +46,11 @@ def lock_column(column: Column, adding: int = 0) -> None:
     transactions already serialise writers; this does it on PostgreSQL). The board goes
     first because boards.services.board_set_columns locks the board, then its columns:
     one order everywhere, so a column edit and a ticket write never deadlock."""
-    list(Board.objects.select_for_update().filter(pk=column.board_id).values_list("pk"))
+    list(Board.objects.select_for_update(no_key=True).filter(pk=column.board_id).values_list("pk"))
     limits = list(
-        Column.objects.select_for_update().filter(pk=column.pk).values_list("wip_limit", flat=True)
+        Column.objects.select_for_update(no_key=True)
+        .filter(pk=column.pk)
+        .values_list("wip_limit", flat=True)
     )
     if not limits:
         raise Conflict(f"Column {column.name!r} was just removed.", code="column_removed")
