@@ -27,7 +27,7 @@ from tickets.selectors import (
     with_board_relations,
 )
 from web.forms import BoardFilters
-from web.templatetags.board_tags import card_context, cards_html
+from web.templatetags.board_tags import card_context, render_cards
 from web.templatetags.timeline import timeline
 
 CARDS_PER_REQUEST = 500
@@ -96,7 +96,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         for index, column in enumerate(board.column_counts):
             column["share"] = round(100 * column["count"] / total, 2) if total else 0
             column["hue"] = (210 + index * 47) % 360
-    return render(request, "boards/dashboard.html", {"boards": boards})
+    return render(request, "web/boards/dashboard.html", {"boards": boards})
 
 
 def _back_with_error(request: HttpRequest, error: DomainError, where: str) -> HttpResponse:
@@ -145,7 +145,7 @@ def board_delete(request: HttpRequest, board_id: int) -> HttpResponse:
     """GET asks for confirmation (the dashboard asks in a dialog and posts straight here)."""
     board = _board_or_404(request, board_id)
     if request.method == "GET":
-        return render(request, "boards/board_delete.html", {"board": board})
+        return render(request, "web/boards/board_delete.html", {"board": board})
     try:
         services.board_delete(actor=request.user, board_id=board_id)
     except DomainError as error:
@@ -181,8 +181,11 @@ def board_page(request: HttpRequest, board_id: int) -> HttpResponse:
     tickets = with_board_relations(tickets, board_id)
     for ticket in tickets:
         cards[ticket.column_id].append(card_context(ticket, now, colours.get(ticket.pk)))
+    # The markup here rather than `{% render_cards column.cards %}` in the page: Django's
+    # template context is a reference cycle, and 5,000 card dicts (and their tickets)
+    # reachable from it would wait for the garbage collector: +20 ms at 5,000 cards.
     for column in columns:
-        column["cards_html"] = cards_html(cards[column["id"]])
+        column["cards_html"] = render_cards(cards[column["id"]])
     shown = len(tickets)
     total = sum(column["ticket_count"] for column in columns)
     context = {
@@ -196,7 +199,7 @@ def board_page(request: HttpRequest, board_id: int) -> HttpResponse:
         "priorities": [member.label for member in Priority],
         **_rights(request, board_id),
     }
-    return render(request, "boards/board.html", context)
+    return render(request, "web/boards/board.html", context)
 
 
 def _parse_ids(raw: str) -> list[int]:
@@ -212,7 +215,8 @@ def _parse_ids(raw: str) -> list[int]:
 @require_GET
 def cards_fragment(request: HttpRequest, board_id: int, ticket_id: int | None = None):
     """The cards named by `ids` (or the one in the path) that match the page's filters,
-    rendered with the page's card template. A card left out is gone or filtered out."""
+    rendered as the page renders them (`render_cards`, the one card template). A card
+    left out is gone or filtered out."""
     _board_or_404(request, board_id)
     ids = [ticket_id] if ticket_id is not None else _parse_ids(request.GET.get("ids", ""))
     filters = BoardFilters.from_query(request.GET)
@@ -220,7 +224,7 @@ def cards_fragment(request: HttpRequest, board_id: int, ticket_id: int | None = 
     # A few cards (one per live event): prefetching by id beats reading the whole board's links.
     tickets = list(_filtered_tickets(request, board_id, filters, now).filter(pk__in=ids))
     colours = board_ticket_colors(board_id) if tickets else {}
-    html = cards_html([card_context(ticket, now, colours.get(ticket.pk)) for ticket in tickets])
+    html = render_cards([card_context(ticket, now, colours.get(ticket.pk)) for ticket in tickets])
     if ticket_id is not None and not html:
         # 204 says "not on this board as filtered", so the page drops the card.
         return HttpResponse(status=204)
@@ -259,7 +263,7 @@ def ticket_detail(request: HttpRequest, board_id: int, ticket_id: int) -> HttpRe
         "priorities": [member.label for member in Priority],
         **_rights(request, board_id),
     }
-    return render(request, "boards/_detail.html", context)
+    return render(request, "web/boards/_detail.html", context)
 
 
 @login_required
@@ -276,7 +280,7 @@ def board_members(request: HttpRequest, board_id: int) -> HttpResponse:
         "roles": Role.choices,
         **_rights(request, board_id),
     }
-    return render(request, "boards/members.html", context)
+    return render(request, "web/boards/members.html", context)
 
 
 def _change_members(request: HttpRequest, board_id: int) -> HttpResponse:

@@ -50,4 +50,4 @@ def insights(request: HttpRequest, board_id: int) -> HttpResponse:
         "window_days": settings.STATS_WINDOW_DAYS,
         "min_samples": settings.STATS_MIN_SAMPLES,
     }
-    return render(request, "stats/insights.html", context)
+    return render(request, "web/insights/insights.html", context)

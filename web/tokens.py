@@ -44,7 +44,7 @@ def _page(request: HttpRequest, owner, *, issued=None, form=None, status: int = 
         "issued": issued,
         "form": form or {},
     }
-    return render(request, "agents/tokens.html", context, status=status)
+    return render(request, "web/tokens/tokens.html", context, status=status)
 
 
 def _board_ids(values: list[str]) -> list[int]:
