@@ -6,19 +6,14 @@ import os
 import sqlite3
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 
+from tests.postgres import throwaway_database
 from tests.realtime import procs as realtime_procs
 
 ROOT = Path(__file__).resolve().parents[2]
-POSTGRES_ADMIN_URL = os.environ.get(
-    "BACKUP_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 Rows = dict[str, tuple[list[str], list[tuple]]]
@@ -95,22 +90,9 @@ def check_restored(env: dict, seeded: dict) -> dict:
 # ---------------------------------------------------------------- PostgreSQL
 
 
-def postgres_url(name: str) -> str:
-    return f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-
-
-@contextmanager
-def postgres_database(purpose: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database for this test alone; dropped afterwards.
-    PostgreSQL being down fails the test: there is no skip."""
-    name = f"ak_backup_{purpose}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield postgres_url(name)
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+# A new, empty PostgreSQL database for this test alone (its URL), dropped afterwards;
+# PostgreSQL being down fails the test: there is no skip.
+postgres_database = throwaway_database
 
 
 def postgres_rows(url: str) -> Rows:

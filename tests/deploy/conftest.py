@@ -1,4 +1,3 @@
-import os
 import ssl
 import subprocess
 import uuid
@@ -6,14 +5,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 import pytest
 import redis
 
 from tests.deploy.stack import (
     ENV_EXAMPLE,
     INSTALL_PREFIX,
-    POSTGRES_ADMIN_URL,
     REDIS_URL,
     ROOT,
     UNITS,
@@ -32,6 +29,7 @@ from tests.deploy.stack import (
     unit_environment,
     write_env_file,
 )
+from tests.postgres import throwaway_database
 
 GUNICORN_WORKERS = 2
 DAPHNES = 2
@@ -58,14 +56,8 @@ class Stack:
 @pytest.fixture(scope="module")
 def postgres_database() -> Iterator[str]:
     """A PostgreSQL database of the stack's own, on either test pass."""
-    name = f"ak_deploy_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_database("deploy") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -25,9 +25,6 @@ SITE_TEMPLATE = DEPLOY / "nginx" / "agent-kanban.conf"
 INSTALL_PREFIX = "/opt/agent-kanban"
 NGINX = "/usr/sbin/nginx"
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "DEPLOY_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 # Explicit on both passes: the production shape has no form without Redis.
 REDIS_URL = os.environ.get("DEPLOY_REDIS_URL", "redis://127.0.0.1:6379/5")
 

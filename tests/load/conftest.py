@@ -1,21 +1,16 @@
 """The load suite's own PostgreSQL database (whatever the pass: the suite runs once, in
 the first), its agents, and the servers they work against."""
 
-import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import psycopg
 import pytest
 
+from tests.postgres import admin_sql, throwaway_database
 from tests.realtime.procs import ROOT, process_env, run_django
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 AGENTS = 64
 
 SEED = """
@@ -45,12 +40,6 @@ class Team:
     secrets: list[str]
 
 
-def admin_sql(sql: str, *params) -> list[tuple]:
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        cursor = admin.execute(sql, params or None)
-        return cursor.fetchall() if cursor.description else []
-
-
 def backends(name: str) -> int:
     """Client connections open to the database `name` right now."""
     rows = admin_sql(
@@ -74,13 +63,8 @@ def seed_team(database: str, name: str, folder) -> Team:
 @pytest.fixture(scope="module")
 def team(tmp_path_factory) -> Iterator[Team]:
     """A fresh PostgreSQL database with a board and AGENTS agents on it."""
-    name = f"test_ak_load_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin_sql(f'CREATE DATABASE "{name}"')
-    url = f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    try:
-        yield seed_team(url, name, tmp_path_factory.mktemp("load"))
-    finally:
-        admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_database("load") as url:
+        yield seed_team(url, url.rsplit("/", 1)[1], tmp_path_factory.mktemp("load"))
 
 
 @pytest.fixture(scope="module")

@@ -23,10 +23,8 @@ result = [ticket_create(actor=owner, board_id=BOARD, title=t).pk for t in ("A", 
 """
 
 LOGGED = """
-from boards.models import Board, BoardEvent
-board = Board.objects.get(pk=BOARD)
-seqs = list(BoardEvent.objects.filter(board=board).order_by("seq").values_list("seq", flat=True))
-result = seqs == list(range(1, len(seqs) + 1)) and board.last_event_seq == len(seqs)
+from tests.load.checks import event_log_gap_free
+result = event_log_gap_free(BOARD)
 """
 
 

@@ -6,17 +6,15 @@ because that shape has no SQLite form (the in-memory channel layer cannot reach
 across processes)."""
 
 import json
-import os
 import subprocess
 import sys
-import uuid
 
 import httpx
-import psycopg
 import pytest
 from django.db import connection
 from websockets.sync.client import connect
 
+from tests.postgres import throwaway_database
 from tests.realtime.procs import (
     REDIS_URL,
     ROOT,
@@ -29,9 +27,6 @@ from tests.realtime.procs import (
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "REALTIME_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 WRITES = 20
 
 SEED = """
@@ -50,19 +45,12 @@ def postgres_database(transactional_db, tmp_path):
     if connection.vendor == "postgresql":
         yield database_url()  # the test database
         return
-    name = f"test_ak_multi_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    try:
+    with throwaway_database("multi") as url:
         env = process_env(tmp_path, database=url)
         migrate = [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"]
         done = subprocess.run(migrate, cwd=ROOT, env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr[-3000:]
         yield url
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def receive_events(socket, count: int) -> list[dict]:

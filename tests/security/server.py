@@ -5,15 +5,14 @@ database when the suite runs on PostgreSQL (dropped afterwards)."""
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 from django.db import connection
 
+from tests.postgres import throwaway_database
 from tests.realtime.procs import ROOT, channel_prefix, daphne_servers, process_env, run_django
 
 SEED = """
@@ -56,19 +55,8 @@ def _own_database(tmp_path: Path) -> Iterator[str]:
     if connection.vendor == "sqlite":
         yield f"sqlite:///{tmp_path / 'server.sqlite3'}"
         return
-    db = connection.settings_dict
-    host, port, user = db["HOST"] or "127.0.0.1", db["PORT"] or "5432", db["USER"] or "postgres"
-    name = f"ak_security_{uuid.uuid4().hex[:10]}"
-    admin = dict(host=host, port=port, user=user, dbname="postgres", autocommit=True)
-    if db["PASSWORD"]:
-        admin["password"] = db["PASSWORD"]
-    with psycopg.connect(**admin) as pg:
-        pg.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://{user}@{host}:{port}/{name}"
-    finally:
-        with psycopg.connect(**admin) as pg:
-            pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_database("security") as url:
+        yield url
 
 
 @contextmanager
