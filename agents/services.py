@@ -15,6 +15,7 @@ from boards.access import READ, can, request_token, token_board_ids
 from core import groups
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
 from core.identity import is_site_admin
+from core.transactions import retry_once_on_deadlock
 
 TOKEN_PREFIX = "ak_"
 MAX_BOARDS_PER_TOKEN = 100
@@ -104,6 +105,7 @@ def _clean_boards(owner: User, board_ids: Iterable[int] | None, limit: frozenset
     return ids
 
 
+@retry_once_on_deadlock
 @transaction.atomic
 def token_issue(
     *,
@@ -165,6 +167,7 @@ def _may_revoke(actor: User | None, token: ApiToken) -> None:
         raise Forbidden("A read-only token cannot revoke other tokens.", code="token_read_only")
 
 
+@retry_once_on_deadlock
 @transaction.atomic
 def token_revoke(*, actor: User | None, token: ApiToken, ip: str | None = None) -> ApiToken:
     """Revoke `token` (the owner, a site admin, or an operator with actor None). Once
@@ -213,6 +216,7 @@ def token_is_usable(*, token_id: int) -> bool:
     return usable_tokens().filter(pk=token_id).exists()
 
 
+@retry_once_on_deadlock
 def agent_create(
     *, username: str, token_name: str = "default", actor: User | None = None
 ) -> IssuedToken:

@@ -49,6 +49,7 @@ from boards.services import COLUMN_NAME_MAX, NAME_MAX, board_payload
 from comments.models import Comment
 from core.errors import InvalidInput, NotFound, field_error
 from core.ids import ID_MAX
+from core.transactions import retry_once_on_deadlock
 from history.models import TicketHistory
 from tickets import rules
 from tickets.models import Label, Priority, Ticket
@@ -469,6 +470,7 @@ class _RowWriter:
             self.progress(self.done, self.total)
 
 
+@retry_once_on_deadlock
 def board_import(
     *,
     actor,

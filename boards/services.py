@@ -16,6 +16,7 @@ from boards.selectors import board_columns
 from core import groups
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
 from core.ids import is_id
+from core.transactions import retry_once_on_deadlock
 
 
 def _invalid(field: str, message: str) -> InvalidInput:
@@ -54,6 +55,7 @@ def board_get_for_write(board_id: int) -> Board:
     return board
 
 
+@retry_once_on_deadlock
 def board_create(
     *, actor, name: str, description: str = "", columns: list[str] | None = None
 ) -> Board:
@@ -80,6 +82,7 @@ def board_create(
     return board
 
 
+@retry_once_on_deadlock
 def board_update(*, actor, board_id: int, **changes) -> Board:
     unknown = sorted(set(changes) - {"name", "description"})
     if unknown:
@@ -103,6 +106,7 @@ def board_update(*, actor, board_id: int, **changes) -> Board:
     return board
 
 
+@retry_once_on_deadlock
 def board_delete(*, actor, board_id: int) -> None:
     """Delete a board with its columns, tickets, comments and history. Watchers are
     told after the commit (the event itself goes with the board's log)."""
@@ -162,6 +166,7 @@ def _clean_column_specs(specs) -> list[dict]:
     return cleaned
 
 
+@retry_once_on_deadlock
 def board_set_columns(*, actor, board_id: int, columns: list[dict]) -> list[Column]:
     """Make the board's columns exactly `columns`, in that order. An entry with an `id`
     keeps that column (renamed, moved, new WIP limit: its tickets go with it); one
@@ -275,6 +280,7 @@ def _membership_changed(*, actor, board_id: int, user, role, action: str, old_ro
     access.forget_roles(actor)
 
 
+@retry_once_on_deadlock
 def membership_set(*, actor, board_id: int, user_id: int, role: str) -> BoardMembership:
     """Give a user a role on the board, adding them if they are not a member yet. Board
     admins only; the board's last admin cannot be demoted."""
@@ -304,6 +310,7 @@ def membership_set(*, actor, board_id: int, user_id: int, role: str) -> BoardMem
     return membership
 
 
+@retry_once_on_deadlock
 def membership_remove(*, actor, board_id: int, user_id: int) -> None:
     """Take a user off the board. Board admins only; the last admin cannot be removed."""
     with transaction.atomic():

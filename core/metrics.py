@@ -93,6 +93,12 @@ DATABASE_BUSY = Counter(
     "Answers 503 database_busy (no database connection in time), by surface (rest, page, mcp).",
     ["surface"],
 )
+DATABASE_RETRIES = Counter(
+    f"{PREFIX}_database_retries",
+    "Writes the database broke off (deadlock, serialization failure) and tried once more, "
+    "by outcome of the second try (ok, failed: answered 503).",
+    ["outcome"],
+)
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -181,6 +187,10 @@ def event_published(event_type: str, *, ok: bool = True) -> None:
 
 def database_busy(surface: str) -> None:
     DATABASE_BUSY.labels(surface).inc()
+
+
+def database_retry(outcome: str) -> None:
+    DATABASE_RETRIES.labels(outcome).inc()
 
 
 def cache_lookup(cache: str, result: str) -> None:

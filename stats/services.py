@@ -3,10 +3,12 @@
 from django.db import transaction
 from django.utils import timezone
 
+from core.transactions import retry_once_on_deadlock
 from stats.models import RefusedMove
 from tickets.models import Ticket
 
 
+@retry_once_on_deadlock
 def refused_moves_record(
     *, actor, ticket_ids: list[int], reason: str, column=""
 ) -> list[RefusedMove]:
