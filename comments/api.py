@@ -10,6 +10,7 @@ from comments.serializers import (
     CommentUpdateSerializer,
 )
 from core.adapters import validated
+from tickets.api import CLAIM_TOKEN_PARAMETER, claim_token
 
 
 def comment_response(request, comment_id: int, status_code: int = 200) -> Response:
@@ -39,10 +40,15 @@ class CommentViewSet(viewsets.GenericViewSet):
         page = self.paginate_queryset(comments)
         return self.get_paginated_response(CommentSerializer(page, many=True).data)
 
-    @extend_schema(request=CommentCreateSerializer, responses={201: CommentSerializer})
+    @extend_schema(
+        request=CommentCreateSerializer,
+        responses={201: CommentSerializer},
+        parameters=[CLAIM_TOKEN_PARAMETER],
+    )
     def create(self, request):
         data = validated(CommentCreateSerializer, request.data)
-        comment = services.comment_create(actor=request.user, **data)
+        token = claim_token(request, data.pop("claim_token", None))
+        comment = services.comment_create(actor=request.user, claim_token=token, **data)
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=CommentSerializer)

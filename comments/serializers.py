@@ -4,6 +4,7 @@ from comments import rules
 from comments.models import Comment
 from comments.representation import comment_representation
 from core.adapters import RefuseUnknownFields
+from tickets.serializers import ClaimTokenField
 
 
 class CommentSerializer(serializers.ModelSerializer):
@@ -22,6 +23,7 @@ class CommentSerializer(serializers.ModelSerializer):
 class CommentCreateSerializer(RefuseUnknownFields):
     ticket_id = serializers.IntegerField(min_value=1)
     text = serializers.CharField(max_length=rules.TEXT_MAX, trim_whitespace=False)
+    claim_token = ClaimTokenField()
 
 
 class CommentUpdateSerializer(RefuseUnknownFields):

@@ -9,7 +9,9 @@ from comments.models import Comment
 from comments.representation import comment_representation
 from comments.rules import TEXT_MAX
 from core.errors import Forbidden, InvalidInput, NotFound, field_error
+from core.transactions import retry_once_on_deadlock
 from tickets.access import require_ticket
+from tickets.services import ticket_fence
 
 
 def _clean_text(text) -> str:
@@ -42,10 +44,17 @@ def _comment_for_write(comment_id: int, actor) -> Comment:
     return comment
 
 
-def comment_create(*, actor, ticket_id: int, text: str) -> Comment:
+@retry_once_on_deadlock
+def comment_create(*, actor, ticket_id: int, text: str, claim_token: str | None = None) -> Comment:
+    """Comment on a ticket. With `claim_token` (a claim holder's progress note), only while
+    the claim it names is current: 409 `lease_lost` otherwise, and no comment."""
     text = _clean_text(text)
     with transaction.atomic():
-        board_id = require_ticket(actor, ticket_id, WRITE)
+        if claim_token is None:
+            board_id = require_ticket(actor, ticket_id, WRITE)
+        else:
+            ticket = ticket_fence(actor=actor, ticket_id=ticket_id, claim_token=claim_token)
+            board_id = ticket.board_id
         now = timezone.now()
         comment = Comment.objects.create(
             ticket_id=ticket_id, text=text, author=actor, created_at=now, updated_at=now
@@ -59,6 +68,7 @@ def comment_create(*, actor, ticket_id: int, text: str) -> Comment:
     return comment
 
 
+@retry_once_on_deadlock
 def comment_update(*, actor, comment_id: int, text: str) -> Comment:
     text = _clean_text(text)
     with transaction.atomic():
@@ -77,6 +87,7 @@ def comment_update(*, actor, comment_id: int, text: str) -> Comment:
     return comment
 
 
+@retry_once_on_deadlock
 def comment_delete(*, actor, comment_id: int) -> None:
     with transaction.atomic():
         comment = _comment_for_write(comment_id, actor)

@@ -67,6 +67,13 @@ class VersionConflict(Conflict):
     code = "version_conflict"
 
 
+class LeaseLost(Conflict):
+    """A write fenced with a claim token that names a claim no longer current: the lease
+    ran out, or the ticket was released or claimed again since."""
+
+    code = "lease_lost"
+
+
 def field_error(field: str, message: str, code: str = "invalid") -> dict:
     return {"field": field, "message": message, "code": code}
 

@@ -1,11 +1,13 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from boards.access import readable_boards
 from core.adapters import expected_version, validated
+from core.errors import InvalidInput, field_error
 from core.ids import ID_MAX
 from tickets import rules, selectors, services
 from tickets.models import Ticket
@@ -14,10 +16,13 @@ from tickets.serializers import (
     BulkMoveSerializer,
     BulkPrioritySerializer,
     BulkReportSerializer,
+    ClaimedTicketSerializer,
     ClaimNextSerializer,
     DependenciesSerializer,
     DependenciesWriteSerializer,
+    HeartbeatSerializer,
     LeaseSerializer,
+    ReleaseSerializer,
     TicketCreateSerializer,
     TicketMoveSerializer,
     TicketSerializer,
@@ -34,16 +39,46 @@ class TicketFilterSerializer(serializers.Serializer):
     q = serializers.CharField(max_length=200, required=False)
 
 
+CLAIM_TOKEN_HEADER = "X-Claim-Token"
+CLAIM_TOKEN_PARAMETER = OpenApiParameter(
+    CLAIM_TOKEN_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="The claim_token of your claim, instead of the body's claim_token (the two "
+    "must agree when both are given): 409 lease_lost once that claim is no longer current.",
+)
+
+
+def claim_token(request: Request, body_token: str | None) -> str | None:
+    """The claim token a write names: the X-Claim-Token header or the body's `claim_token`,
+    either one; both may be given only if they agree (400 otherwise). Its form is the
+    service's to check, as for every surface."""
+    header = request.headers.get(CLAIM_TOKEN_HEADER)
+    if header is None:
+        return body_token
+    header = header.strip()
+    if body_token is not None and body_token != header:
+        message = f"{CLAIM_TOKEN_HEADER} and the body's claim_token disagree."
+        raise InvalidInput(message, validation_errors=[field_error("claim_token", message)])
+    return header
+
+
 def ticket_response(request, ticket_id: int, status_code: int = 200) -> Response:
     return ticket_answer(selectors.ticket_get(actor=request.user, ticket_id=ticket_id), status_code)
 
 
-def ticket_answer(ticket: Ticket, status_code: int = 200) -> Response:
+def ticket_answer(ticket: Ticket, status_code: int = 200, serializer=TicketSerializer) -> Response:
     """The ticket as a write service returned it: loaded with everything its
     representation reads, and what the write's board event carries."""
-    response = Response(TicketSerializer(ticket).data, status=status_code)
+    response = Response(serializer(ticket).data, status=status_code)
     response["ETag"] = f'"{ticket.version}"'
     return response
+
+
+def claim_answer(ticket: Ticket) -> Response:
+    """A claim's answer to its holder: the ticket and the claim's token."""
+    return ticket_answer(ticket, serializer=ClaimedTicketSerializer)
 
 
 class TicketViewSet(viewsets.GenericViewSet):
@@ -60,7 +95,8 @@ class TicketViewSet(viewsets.GenericViewSet):
             "partial_update": TicketUpdateSerializer,
             "move": TicketMoveSerializer,
             "claim": LeaseSerializer,
-            "heartbeat": LeaseSerializer,
+            "heartbeat": HeartbeatSerializer,
+            "release": ReleaseSerializer,
             "dependencies": DependenciesWriteSerializer,
         }.get(self.action, TicketSerializer)
 
@@ -87,20 +123,31 @@ class TicketViewSet(viewsets.GenericViewSet):
     @extend_schema(
         request=TicketUpdateSerializer,
         responses=TicketSerializer,
-        parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=False)],
+        parameters=[
+            OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=False),
+            CLAIM_TOKEN_PARAMETER,
+        ],
     )
     def update(self, request, pk: int):
         data = validated(TicketUpdateSerializer, request.data)
         version = expected_version(request, data.pop("version", None))
+        token = claim_token(request, data.pop("claim_token", None))
         ticket = services.ticket_update(
-            actor=request.user, ticket_id=int(pk), expected_version=version, **data
+            actor=request.user,
+            ticket_id=int(pk),
+            expected_version=version,
+            claim_token=token,
+            **data,
         )
         return ticket_answer(ticket)
 
     @extend_schema(
         request=TicketUpdateSerializer,
         responses=TicketSerializer,
-        parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=False)],
+        parameters=[
+            OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=False),
+            CLAIM_TOKEN_PARAMETER,
+        ],
     )
     def partial_update(self, request, pk: int):
         return self.update(request, pk)
@@ -114,37 +161,64 @@ class TicketViewSet(viewsets.GenericViewSet):
         services.ticket_delete(actor=request.user, ticket_id=int(pk), expected_version=version)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=TicketMoveSerializer, responses=TicketSerializer)
+    @extend_schema(
+        request=TicketMoveSerializer,
+        responses=TicketSerializer,
+        parameters=[
+            OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=False),
+            CLAIM_TOKEN_PARAMETER,
+        ],
+    )
     @action(detail=True, methods=["post"])
     def move(self, request, pk: int):
         data = validated(TicketMoveSerializer, request.data)
         version = expected_version(request, data.pop("version", None))
+        token = claim_token(request, data.pop("claim_token", None))
         ticket = services.ticket_move(
-            actor=request.user, ticket_id=int(pk), expected_version=version, **data
+            actor=request.user,
+            ticket_id=int(pk),
+            expected_version=version,
+            claim_token=token,
+            **data,
         )
         return ticket_answer(ticket)
 
-    @extend_schema(request=LeaseSerializer, responses=TicketSerializer)
+    @extend_schema(request=LeaseSerializer, responses=ClaimedTicketSerializer)
     @action(detail=True, methods=["post"])
     def claim(self, request, pk: int):
-        """Claim the ticket for a lease; 409 naming the holder if someone else has it."""
+        """Claim the ticket for a lease; 409 naming the holder if someone else has it.
+        The answer carries the claim's `claim_token`: new with each claim, kept when you
+        renew a live claim of your own."""
         data = validated(LeaseSerializer, request.data)
-        return ticket_answer(services.ticket_claim(actor=request.user, ticket_id=int(pk), **data))
+        return claim_answer(services.ticket_claim(actor=request.user, ticket_id=int(pk), **data))
 
-    @extend_schema(request=LeaseSerializer, responses=TicketSerializer)
+    @extend_schema(
+        request=HeartbeatSerializer,
+        responses=ClaimedTicketSerializer,
+        parameters=[CLAIM_TOKEN_PARAMETER],
+    )
     @action(detail=True, methods=["post"])
     def heartbeat(self, request, pk: int):
         """Extend your lease on a ticket you hold."""
-        data = validated(LeaseSerializer, request.data)
-        return ticket_answer(
-            services.ticket_heartbeat(actor=request.user, ticket_id=int(pk), **data)
+        data = validated(HeartbeatSerializer, request.data)
+        token = claim_token(request, data.pop("claim_token", None))
+        return claim_answer(
+            services.ticket_heartbeat(
+                actor=request.user, ticket_id=int(pk), claim_token=token, **data
+            )
         )
 
-    @extend_schema(request=None, responses=TicketSerializer)
+    @extend_schema(
+        request=ReleaseSerializer, responses=TicketSerializer, parameters=[CLAIM_TOKEN_PARAMETER]
+    )
     @action(detail=True, methods=["post"])
     def release(self, request, pk: int):
         """Give up your claim (admins may release anyone's)."""
-        return ticket_answer(services.ticket_release(actor=request.user, ticket_id=int(pk)))
+        data = validated(ReleaseSerializer, request.data)
+        token = claim_token(request, data.pop("claim_token", None))
+        return ticket_answer(
+            services.ticket_release(actor=request.user, ticket_id=int(pk), claim_token=token)
+        )
 
     @extend_schema(methods=["GET"], responses=DependenciesSerializer)
     @extend_schema(
@@ -166,12 +240,13 @@ class TicketViewSet(viewsets.GenericViewSet):
 class ClaimNextView(APIView):
     serializer_class = ClaimNextSerializer
 
-    @extend_schema(request=ClaimNextSerializer, responses={200: TicketSerializer})
+    @extend_schema(request=ClaimNextSerializer, responses={200: ClaimedTicketSerializer})
     def post(self, request, board_id: int):
         """Atomically claim the best ready ticket: unclaimed, not blocked, highest
-        priority, then topmost, then oldest. 404 `nothing_to_claim` when there is none."""
+        priority, then topmost, then oldest. 404 `nothing_to_claim` when there is none.
+        The answer carries the new claim's `claim_token`."""
         data = validated(ClaimNextSerializer, request.data)
-        return ticket_answer(
+        return claim_answer(
             services.ticket_claim_next(actor=request.user, board_id=int(board_id), **data)
         )
 

@@ -67,6 +67,11 @@ class Ticket(models.Model):
     )
     claimed_at = models.DateTimeField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # The fencing token of the claim: new and random with every claim that is not its
+    # holder's renewal of a live one, null when unclaimed. Shown to the holder alone (in
+    # the claim answers), never in the ticket's representation, events or history: a
+    # write that names it is refused once the claim it names is no longer current.
+    claim_token = models.CharField(max_length=64, null=True, blank=True, editable=False)
     blocked_by = models.ManyToManyField(
         "self", symmetrical=False, related_name="blocks", blank=True
     )

@@ -63,6 +63,26 @@ class TicketSerializer(serializers.ModelSerializer):
         return ticket_representation(instance)
 
 
+class ClaimedTicketSerializer(TicketSerializer):
+    """A claim's answer to its holder (claim, claim next, heartbeat): the ticket and the
+    claim's fencing token. Nowhere else: events, lists and reads by others never show it."""
+
+    claim_token = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="The claim's fencing token: send it (claim_token or X-Claim-Token) with "
+        "heartbeat, release, move, edit and comment to have them refused with 409 "
+        "lease_lost once this claim is no longer current.",
+    )
+
+    class Meta(TicketSerializer.Meta):
+        fields = [*TicketSerializer.Meta.fields, "claim_token"]
+        read_only_fields = fields
+
+    def to_representation(self, instance: Ticket) -> dict:
+        return {**ticket_representation(instance), "claim_token": instance.claim_token}
+
+
 class StrictCharField(serializers.CharField):
     """Text that must arrive as a JSON string: DRF's CharField would turn 123 into "123"."""
 
@@ -70,6 +90,22 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class ClaimTokenField(StrictCharField):
+    """A write's `claim_token`: the fence of a claim holder's write (its form is the
+    service's to check; the X-Claim-Token header may carry it instead)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", 64)
+        kwargs.setdefault("trim_whitespace", False)
+        kwargs.setdefault(
+            "help_text",
+            "The claim_token of your claim: 409 lease_lost, and nothing written, once that "
+            "claim is no longer current. Or the X-Claim-Token header.",
+        )
+        super().__init__(**kwargs)
 
 
 class PositionField(serializers.JSONField):
@@ -144,6 +180,7 @@ class TicketUpdateSerializer(TicketWriteSerializer):
     version = serializers.IntegerField(
         min_value=1, required=False, help_text="The version you read; 409 if it is stale."
     )
+    claim_token = ClaimTokenField()
 
 
 class TicketMoveSerializer(RefuseUnknownFields):
@@ -157,6 +194,7 @@ class TicketMoveSerializer(RefuseUnknownFields):
         required=False, help_text='"top", "bottom" (default), {"before": id} or {"after": id}.'
     )
     version = serializers.IntegerField(min_value=1, required=False)
+    claim_token = ClaimTokenField()
 
 
 class BulkIdsSerializer(RefuseUnknownFields):
@@ -195,11 +233,23 @@ class BulkReportSerializer(serializers.Serializer):
 
 
 class LeaseSerializer(RefuseUnknownFields):
+    misplaced_fields = {"claim_token": "A claim takes no claim_token: it answers with one."}
+
     lease_seconds = serializers.IntegerField(
         required=False,
         min_value=10,
         help_text="How long the claim lasts; the server default if absent.",
     )
+
+
+class HeartbeatSerializer(LeaseSerializer):
+    misplaced_fields = {}
+
+    claim_token = ClaimTokenField()
+
+
+class ReleaseSerializer(RefuseUnknownFields):
+    claim_token = ClaimTokenField()
 
 
 class ClaimNextSerializer(LeaseSerializer):

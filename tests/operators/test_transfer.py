@@ -90,7 +90,9 @@ def test_round_trip_copies_every_row_field_by_field(shop, admin_user):
     new_id = {old[place].pk: new[place].pk for place in old}
     for place, before in old.items():
         after = new[place]
-        assert fields(after, "board_id", "column_id") == fields(before, "board_id", "column_id")
+        # A claim's fencing token is a secret of its holder's worker and is not exported.
+        moved = ("board_id", "column_id", "claim_token")
+        assert fields(after, *moved) == fields(before, *moved)
         assert label_names(after) == label_names(before)
         assert sorted(t.pk for t in after.blocked_by.all()) == sorted(
             new_id[t.pk] for t in before.blocked_by.all()

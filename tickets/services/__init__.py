@@ -17,6 +17,7 @@ from tickets.services.claims import (
     leases_expire,
     ticket_claim,
     ticket_claim_next,
+    ticket_fence,
     ticket_heartbeat,
     ticket_release,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "ticket_claim_next",
     "ticket_create",
     "ticket_delete",
+    "ticket_fence",
     "ticket_heartbeat",
     "ticket_move",
     "ticket_release",

@@ -1,6 +1,8 @@
 """What every ticket write shares: reading and locking what it writes, checking who may
 write it, cleaning the edited values, and the history + event step that ends it."""
 
+import re
+import secrets
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -10,7 +12,7 @@ from django.utils import timezone
 from boards.access import ADMIN, WRITE, can, readable_ticket, require_board
 from boards.events import event_append, events_append
 from boards.models import Board
-from core.errors import Conflict, NotFound, VersionConflict
+from core.errors import Conflict, LeaseLost, NotFound, VersionConflict
 from core.ids import ID_MAX
 from tickets import rules
 from tickets.models import Label, Priority, Ticket
@@ -120,14 +122,22 @@ def lock_tickets(ticket_ids: list[int]) -> None:
 
 
 def ticket_for_write(
-    ticket_id: int, expected_version: int | None, actor, *, claim_guard: bool = True
+    ticket_id: int,
+    expected_version: int | None,
+    actor,
+    *,
+    claim_guard: bool = True,
+    claim_token: str | None = None,
 ) -> Ticket:
     """The locked ticket, once `actor` may write on its board: NotFound, word for word as
-    for a missing ticket, when they may not read the board. `claim_guard` refuses a
-    ticket someone else has claimed."""
+    for a missing ticket, when they may not read the board. A `claim_token` fences the
+    write: 409 `lease_lost` unless it names the ticket's current claim (`ensure_lease`).
+    `claim_guard` refuses a ticket someone else has claimed."""
+    claim_token = clean_claim_token(claim_token)
     lock_tickets([ticket_id])
     ticket = readable_ticket(actor, ticket_queryset(), ticket_id)
     require_board(actor, ticket.board_id, WRITE)
+    ensure_lease(ticket, claim_token, timezone.now())
     if expected_version is not None and expected_version != ticket.version:
         raise VersionConflict(
             f"Ticket {ticket_id} has changed: you have version {expected_version}, "
@@ -154,6 +164,44 @@ def claim_conflict(ticket: Ticket) -> Conflict:
         code="claimed",
         extra={"claimed_by": holder, "lease_expires_at": until},
     )
+
+
+# What `new_claim_token` makes: 43 characters of URL-safe base64 (32 random bytes).
+CLAIM_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def new_claim_token() -> str:
+    """The fencing token of a new claim."""
+    return secrets.token_urlsafe(32)
+
+
+def clean_claim_token(value) -> str | None:
+    """A claim token as a client gave it: None for none, else one `new_claim_token` could
+    have made (400 `invalid` otherwise)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not CLAIM_TOKEN_PATTERN.fullmatch(value):
+        raise rules.invalid("claim_token", "Must be the claim_token a claim answered with.")
+    return value
+
+
+def ensure_lease(ticket: Ticket, claim_token: str | None, now: datetime) -> None:
+    """The fence of every write that names a claim token: `ticket` (locked, fresh) must
+    still be under the claim that token names, and its lease must not have run out;
+    409 `lease_lost` otherwise. No token, nothing to check: the write's own rules hold."""
+    if claim_token is None:
+        return
+    current = ticket.claim_token
+    if (
+        current is None
+        or not secrets.compare_digest(current, claim_token)
+        or ticket.active_claimant_id(now) is None
+    ):
+        raise LeaseLost(
+            f"The claim this claim_token names on ticket {ticket.pk} is no longer current "
+            "(its lease ran out, or it was released or claimed again): nothing was "
+            "written. Claim the ticket again to go on."
+        )
 
 
 def is_board_admin(actor, board_id: int) -> bool:

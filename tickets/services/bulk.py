@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from boards.access import READ, WRITE, can, require_board
 from core.errors import InvalidInput, NotFound, field_error
+from core.transactions import retry_once_on_deadlock
 from tickets import rules
 from tickets.models import Ticket
 from tickets.ordering import keys_after
@@ -35,6 +36,7 @@ from tickets.services.placement import board_columns, column_named, last_keys, l
 from tickets.signals import TicketChange, refusals_signalled
 
 
+@retry_once_on_deadlock
 def tickets_bulk_move(
     *, actor, ticket_ids: list[int], column: str, override_wip: bool = False
 ) -> list[dict]:
@@ -64,6 +66,7 @@ def tickets_bulk_move(
                 "claimed_by",
                 "claimed_at",
                 "lease_expires_at",
+                "claim_token",
             ],
             moves={move.ticket.pk: move for move in moved},
         )
@@ -83,6 +86,7 @@ def tickets_bulk_assign(*, actor, ticket_ids: list[int], assignee: str | None) -
     return _bulk_set(actor=actor, ticket_ids=ticket_ids, field="assignee", value=user)
 
 
+@retry_once_on_deadlock
 def _bulk_set(*, actor, ticket_ids: list[int], field: str, value) -> list[dict]:
     """Give one field of every ticket the same (cleaned) value."""
     with transaction.atomic():
@@ -99,6 +103,7 @@ def _bulk_set(*, actor, ticket_ids: list[int], field: str, value) -> list[dict]:
         )
 
 
+@retry_once_on_deadlock
 def tickets_bulk_create(*, actor, board_id: int, tickets: list[dict]) -> list[Ticket]:
     """Create `tickets` (ticket_create's fields, without position) in the order given at
     the bottom of their columns: all or none, with history and one board event for the

@@ -1,6 +1,12 @@
 """Claims and leases: an agent takes a ticket for a while (one conditional UPDATE, so two
 agents never hold the same ticket), keeps it with heartbeats, and gives it back; leases
-that run out end by themselves."""
+that run out end by themselves.
+
+Each claim carries a fencing token, `Ticket.claim_token`, new with every claim (a
+holder's renewal of a live claim keeps it). The writes a holder makes under a claim
+(heartbeat, release, move, edit, comment) may name it: once the claim it names is no
+longer current, they are refused with 409 `lease_lost` (`_writes.ensure_lease`), so a
+worker whose lease ran out cannot overwrite the work of whoever claimed the ticket next."""
 
 from datetime import datetime, timedelta
 
@@ -13,6 +19,7 @@ from django.utils import timezone
 from boards.models import Column
 from core import metrics
 from core.errors import Conflict, Forbidden, NotFound
+from core.transactions import retry_once_on_deadlock
 from tickets import rules
 from tickets.models import Ticket
 from tickets.selectors import ticket_queryset
@@ -21,6 +28,7 @@ from tickets.services._writes import (
     claim_conflict,
     is_board_admin,
     lock_tickets,
+    new_claim_token,
     record,
     ticket_for_write,
     ticket_payload,
@@ -34,6 +42,7 @@ class NothingToClaim(NotFound):
 
 
 @metrics.counts_claims("claim")
+@retry_once_on_deadlock
 def ticket_claim(*, actor, ticket_id: int, lease_seconds: int | None = None) -> Ticket:
     """Claim one ticket for `lease_seconds` (the setting CLAIM_LEASE_SECONDS by default).
     Claiming a ticket you already hold renews the lease."""
@@ -55,6 +64,7 @@ def ticket_claim(*, actor, ticket_id: int, lease_seconds: int | None = None) -> 
 
 
 @metrics.counts_claims("next")
+@retry_once_on_deadlock
 def ticket_claim_next(
     *,
     actor,
@@ -100,12 +110,18 @@ def ticket_claim_next(
     raise Conflict("Every ready ticket was taken while trying; try again.", code="busy")
 
 
-def ticket_heartbeat(*, actor, ticket_id: int, lease_seconds: int | None = None) -> Ticket:
+@retry_once_on_deadlock
+def ticket_heartbeat(
+    *, actor, ticket_id: int, lease_seconds: int | None = None, claim_token: str | None = None
+) -> Ticket:
     """Extend the holder's lease. An expired lease cannot be revived: claim again.
-    The version stays: a heartbeat must not make the holder's own pending edit stale."""
+    The version stays: a heartbeat must not make the holder's own pending edit stale.
+    With `claim_token`, only while the claim it names is current (else `lease_lost`)."""
     lease = _lease(lease_seconds)
     with transaction.atomic():
-        ticket = ticket_for_write(ticket_id, None, actor, claim_guard=False)
+        ticket = ticket_for_write(
+            ticket_id, None, actor, claim_guard=False, claim_token=claim_token
+        )
         now = timezone.now()
         expires = now + lease
         extended = Ticket.objects.filter(
@@ -132,11 +148,15 @@ def ticket_heartbeat(*, actor, ticket_id: int, lease_seconds: int | None = None)
     return ticket
 
 
-def ticket_release(*, actor, ticket_id: int) -> Ticket:
+@retry_once_on_deadlock
+def ticket_release(*, actor, ticket_id: int, claim_token: str | None = None) -> Ticket:
     """Give up a claim: the holder's own, or anyone's for an admin. A lease that ran out
-    is nobody's claim any more: only its old holder or an admin may clear it."""
+    is nobody's claim any more: only its old holder or an admin may clear it.
+    With `claim_token`, only while the claim it names is current (else `lease_lost`)."""
     with transaction.atomic():
-        ticket = ticket_for_write(ticket_id, None, actor, claim_guard=False)
+        ticket = ticket_for_write(
+            ticket_id, None, actor, claim_guard=False, claim_token=claim_token
+        )
         now = timezone.now()
         holder_id = ticket.active_claimant_id(now)
         admin = is_board_admin(actor, ticket.board_id)
@@ -153,6 +173,7 @@ def ticket_release(*, actor, ticket_id: int) -> Ticket:
     return ticket
 
 
+@retry_once_on_deadlock
 def leases_expire(*, actor=None) -> int:
     """Clear every claim whose lease has run out, recording the expiry in history and
     telling watchers. Claims expire by themselves for `claim next`; this makes it visible."""
@@ -173,6 +194,16 @@ def leases_expire(*, actor=None) -> int:
             _drop_claim(actor=actor, ticket=ticket, now=now)
             cleared += 1
     return cleared
+
+
+def ticket_fence(*, actor, ticket_id: int, claim_token: str) -> Ticket:
+    """For a write beside the ticket (a comment on it) that names `claim_token`, inside
+    the writer's transaction: the ticket, locked until that transaction ends, once `actor`
+    may write on its board (NotFound as for a missing ticket otherwise) and the claim the
+    token names is current (409 `lease_lost` otherwise)."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("ticket_fence holds its lock for the caller's transaction.")
+    return ticket_for_write(ticket_id, None, actor, claim_guard=False, claim_token=claim_token)
 
 
 def ready_tickets(*, column: Column, last_column_id: int, now: datetime) -> QuerySet[Ticket]:
@@ -196,12 +227,20 @@ def ready_tickets(*, column: Column, last_column_id: int, now: datetime) -> Quer
 def _take(*, actor, ticket: Ticket, now: datetime, lease: timedelta) -> Ticket | None:
     """The claim itself: one conditional UPDATE, won only if nobody else holds a live lease.
     `ticket` is the locked row; on success it is updated in place, the claim (and the lapse
-    of the lease before it) goes to history and the board's watchers hear of it."""
+    of the lease before it) goes to history and the board's watchers hear of it.
+
+    The holder's renewal of a live claim keeps its token; any other claim gets a new one.
+    The UPDATE asks for the token it read, so that choice is made on the row it wins."""
     expires = now + lease
-    won = Ticket.objects.filter(_claimable(actor, now), pk=ticket.pk).update(
+    renewal = ticket.active_claimant_id(now) == actor.pk and ticket.claim_token is not None
+    token = ticket.claim_token if renewal else new_claim_token()
+    won = Ticket.objects.filter(
+        _claimable(actor, now), pk=ticket.pk, claim_token=ticket.claim_token
+    ).update(
         claimed_by=actor,
         claimed_at=now,
         lease_expires_at=expires,
+        claim_token=token,
         version=F("version") + 1,
         updated_at=now,
     )
@@ -220,6 +259,7 @@ def _take(*, actor, ticket: Ticket, now: datetime, lease: timedelta) -> Ticket |
         now=now,
         holder=actor,
         expires=expires,
+        token=token,
         diffs=diffs,
         event="ticket_claimed",
     )
@@ -236,6 +276,7 @@ def _drop_claim(*, actor, ticket: Ticket, now: datetime) -> None:
         claimed_by=None,
         claimed_at=None,
         lease_expires_at=None,
+        claim_token=None,
         version=F("version") + 1,
         updated_at=now,
     )
@@ -251,18 +292,29 @@ def _drop_claim(*, actor, ticket: Ticket, now: datetime) -> None:
         now=now,
         holder=None,
         expires=None,
+        token=None,
         diffs=diffs,
         event="ticket_released",
     )
 
 
 def _claim_updated(
-    *, actor, ticket: Ticket, now: datetime, holder, expires, diffs: dict, event: str
+    *,
+    actor,
+    ticket: Ticket,
+    now: datetime,
+    holder,
+    expires,
+    token: str | None,
+    diffs: dict,
+    event: str,
 ) -> Ticket:
     """Bring the locked `ticket` in line with the claim UPDATE just made (`holder` until
-    `expires`, or nobody) and record the change."""
+    `expires` under `token`, or nobody) and record the change. The token goes neither
+    to history nor to the event: every reader of the board sees those."""
     claimed_at = None if holder is None else now
     ticket.claimed_by, ticket.claimed_at, ticket.lease_expires_at = holder, claimed_at, expires
+    ticket.claim_token = token
     ticket.version, ticket.updated_at = ticket.version + 1, now
     record(
         actor=actor,

@@ -11,6 +11,7 @@ from boards.access import READ, WRITE, can
 from boards.events import events_append
 from core.errors import Conflict
 from core.ids import ID_MAX
+from core.transactions import retry_once_on_deadlock
 from tickets import rules
 from tickets.access import require_ticket
 from tickets.models import Ticket
@@ -22,6 +23,7 @@ from tickets.signals import TicketChange
 DEPENDENCY_LOCK = 4_040_404
 
 
+@retry_once_on_deadlock
 def ticket_set_dependencies(*, actor, ticket_id: int, blocked_by: list[int]) -> Ticket:
     """Make `blocked_by` the exact set of tickets (of the same board) blocking this one."""
     if not isinstance(blocked_by, list | tuple) or not all(

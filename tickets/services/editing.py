@@ -9,6 +9,7 @@ from boards.access import WRITE, require_board
 from boards.events import event_append
 from boards.models import Board
 from core.errors import InvalidInput, NotFound, field_error
+from core.transactions import retry_once_on_deadlock
 from tickets.models import Label, Ticket
 from tickets.selectors import ticket_queryset
 from tickets.services._writes import (
@@ -29,6 +30,7 @@ from tickets.services.placement import board_columns, column_named, lock_column,
 from tickets.signals import TicketChange, refusals_signalled
 
 
+@retry_once_on_deadlock
 def ticket_create(
     *,
     actor,
@@ -106,16 +108,19 @@ def known_relations(ticket: Ticket, *, labels: list[Label], blocked_by: list[Tic
         cache[name] = rows_queryset
 
 
+@retry_once_on_deadlock
 def ticket_update(
     *,
     actor,
     ticket_id: int,
     expected_version: int | None = None,
     override_wip: bool = False,
+    claim_token: str | None = None,
     **changes,
 ) -> Ticket:
     """Edit any of EDITABLE_FIELDS; `current_column` moves the ticket to that column's
-    bottom, as a move does (`override_wip` included)."""
+    bottom, as a move does (`override_wip` included). With `claim_token`, only while the
+    claim it names is current (409 `lease_lost` otherwise)."""
     target_column = changes.pop("current_column", None)
     unknown = sorted(set(changes) - EDITABLE_FIELDS)
     if unknown:
@@ -130,7 +135,7 @@ def ticket_update(
         else nullcontext()
     )
     with refusals, transaction.atomic():
-        ticket = ticket_for_write(ticket_id, expected_version, actor)
+        ticket = ticket_for_write(ticket_id, expected_version, actor, claim_token=claim_token)
         old_labels = label_names(ticket)
         old = tracked_values(ticket, old_labels)
         new_labels = values.pop("labels", old_labels)
@@ -167,6 +172,7 @@ def ticket_update(
     return ticket
 
 
+@retry_once_on_deadlock
 def ticket_move(
     *,
     actor,
@@ -175,14 +181,16 @@ def ticket_move(
     position=None,
     expected_version: int | None = None,
     override_wip: bool = False,
+    claim_token: str | None = None,
 ) -> Ticket:
     """Move a ticket to `column` at `position`. A board admin may pass `override_wip` to
-    move into a column at its WIP limit; the override is recorded in history and audited."""
+    move into a column at its WIP limit; the override is recorded in history and audited.
+    With `claim_token`, only while the claim it names is current (409 `lease_lost`)."""
     with (
         refusals_signalled(actor=actor, ticket_id=ticket_id, column=column),
         transaction.atomic(),
     ):
-        ticket = ticket_for_write(ticket_id, expected_version, actor)
+        ticket = ticket_for_write(ticket_id, expected_version, actor, claim_token=claim_token)
         old = tracked_values(ticket, label_names(ticket))
         now = timezone.now()
         [move] = move_tickets(
@@ -215,6 +223,7 @@ def _save(ticket: Ticket, now) -> None:
     ticket.save()
 
 
+@retry_once_on_deadlock
 def ticket_delete(*, actor, ticket_id: int, expected_version: int | None = None) -> None:
     with transaction.atomic():
         ticket = ticket_for_write(ticket_id, expected_version, actor)

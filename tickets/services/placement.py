@@ -77,6 +77,7 @@ def end_claim_when_done(ticket: Ticket) -> None:
     """A ticket that reaches the board's last column is finished: its claim ends."""
     if ticket.column_id == ticket.last_column_id and ticket.claimed_by_id:
         ticket.claimed_by, ticket.claimed_at, ticket.lease_expires_at = None, None, None
+        ticket.claim_token = None
 
 
 def last_keys(column_ids: list[int]) -> dict[int, str]:
