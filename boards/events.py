@@ -5,8 +5,10 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
+from boards import access
 from boards.models import Board, BoardEvent
 from core import groups, metrics
+from core.errors import NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -104,3 +106,57 @@ def _next_seq(board_id: int, by: int = 1) -> int:
 
 def broadcast_after_commit(message: dict) -> None:
     transaction.on_commit(lambda: _broadcast(message))
+
+
+# ---------------------------------------------------------------- reading the log
+# What every surface that catches up reads (WebSocket, server-sent events, MCP): the
+# table is the truth, read by sequence number, so nothing is skipped or repeated.
+
+READ_BATCH = 500
+
+
+def readable_board_last_seq(user, board_id: int) -> int:
+    """The board's latest sequence number, when `user` may read the board. The number is
+    read before the right to read is asked (afresh), so every event up to it was committed
+    while the user could still read the board. Otherwise NotFound, worded as for a missing
+    board, so that no caller can answer a board that exists but is not theirs differently
+    from one that does not exist."""
+    current = board_last_seq(board_id)
+    access.forget_roles(user)
+    if current is None or not access.can(user, board_id, access.READ):
+        raise NotFound(f"Board {board_id} does not exist.", code="board_not_found")
+    return current
+
+
+def board_last_seq(board_id: int) -> int | None:
+    """The board's latest sequence number, or None when there is no such board."""
+    return Board.objects.filter(pk=board_id).values_list("last_event_seq", flat=True).first()
+
+
+def boards_last_seq(board_ids: list[int]) -> dict[int, int]:
+    """Latest sequence number of each board that still exists, in one query."""
+    return dict(Board.objects.filter(pk__in=board_ids).values_list("pk", "last_event_seq"))
+
+
+def events_after(
+    *, board_id: int, after: int, upto: int | None = None, limit: int = READ_BATCH
+) -> list[dict]:
+    """Up to `limit` event messages with `after < seq <= upto`, oldest first."""
+    rows = BoardEvent.objects.filter(board_id=board_id, seq__gt=after)
+    if upto is not None:
+        rows = rows.filter(seq__lte=upto)
+    rows = rows.select_related("actor").order_by("seq")[:limit]
+    return [event_message(event) for event in rows]
+
+
+def events_page(*, board_id: int, since: int, limit: int) -> dict:
+    """The events after `since` as a page a client resumes from with `next_since`."""
+    if board_last_seq(board_id) is None:
+        raise NotFound(f"Board {board_id} does not exist.")
+    rows = events_after(board_id=board_id, after=since, limit=limit + 1)
+    items = rows[:limit]
+    return {
+        "items": items,
+        "next_since": items[-1]["seq"] if items else since,
+        "has_more": len(rows) > limit,
+    }

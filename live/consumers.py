@@ -34,6 +34,7 @@ from django.contrib.auth import HASH_SESSION_KEY
 from django.core.serializers.json import DjangoJSONEncoder
 
 from agents import watch
+from boards import events as event_log
 from core import groups
 from core.errors import DomainError, InvalidInput, NotFound
 from live import realtime
@@ -218,7 +219,7 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
             raise InvalidInput(f"A connection may watch at most {settings.WS_MAX_BOARDS} boards.")
         await self.channel_layer.group_add(groups.board_group_name(board_id), self.channel_name)
         try:
-            current = await database_sync_to_async(realtime.readable_board_last_seq)(
+            current = await database_sync_to_async(event_log.readable_board_last_seq)(
                 self.scope["user"], board_id
             )
         except NotFound:
@@ -241,12 +242,12 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
     async def send_missing(self, board_id: int, upto: int) -> None:
         """Send the board's logged events after the last one sent, up to `upto`."""
         while board_id in self.boards and self.boards[board_id] < upto:
-            events = await database_sync_to_async(realtime.events_after)(
+            events = await database_sync_to_async(event_log.events_after)(
                 board_id=board_id, after=self.boards[board_id], upto=upto
             )
             for event in events:
                 await self.send_event(event)
-            if len(events) < realtime.READ_BATCH:
+            if len(events) < event_log.READ_BATCH:
                 return
 
     async def send_event(self, event: dict, text: str | None = None) -> None:
@@ -363,7 +364,7 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         # Positions first, then the right to read: what is sent up to them was committed
         # while the user could still read the board.
-        current = await database_sync_to_async(realtime.boards_last_seq)(watched)
+        current = await database_sync_to_async(event_log.boards_last_seq)(watched)
         await self.drop_unreadable(list(current))
         for board_id in watched:
             if board_id not in self.boards:

@@ -1,5 +1,5 @@
-"""What the live surfaces (WebSocket, server-sent events) share: reading the event log
-after a sequence number, input parsing, and this process's connection counts. Whether a
+"""What the live surfaces (WebSocket, server-sent events) share: input parsing and this
+process's connection counts. The event log they read is `boards.events`'s; whether a
 connection may still watch is `agents.watch`. Everything here is synchronous; async
 callers wrap it in `database_sync_to_async`."""
 
@@ -7,60 +7,8 @@ from dataclasses import asdict, dataclass
 
 from django.conf import settings
 
-from boards import access
-from boards.events import event_message
-from boards.models import Board, BoardEvent
-from core.errors import InvalidInput, NotFound, field_error
+from core.errors import InvalidInput, field_error
 from core.ids import ID_MAX
-
-READ_BATCH = 500
-
-
-def readable_board_last_seq(user, board_id: int) -> int:
-    """The board's latest sequence number, when `user` may read the board. The number is
-    read before the right to read is asked (afresh), so every event up to it was committed
-    while the user could still read the board. Otherwise NotFound, worded as for a missing
-    board, so that no caller can answer a board that exists but is not theirs differently
-    from one that does not exist."""
-    current = board_last_seq(board_id)
-    access.forget_roles(user)
-    if current is None or not access.can(user, board_id, access.READ):
-        raise NotFound(f"Board {board_id} does not exist.", code="board_not_found")
-    return current
-
-
-def board_last_seq(board_id: int) -> int | None:
-    """The board's latest sequence number, or None when there is no such board."""
-    return Board.objects.filter(pk=board_id).values_list("last_event_seq", flat=True).first()
-
-
-def boards_last_seq(board_ids: list[int]) -> dict[int, int]:
-    """Latest sequence number of each board that still exists, in one query."""
-    return dict(Board.objects.filter(pk__in=board_ids).values_list("pk", "last_event_seq"))
-
-
-def events_after(
-    *, board_id: int, after: int, upto: int | None = None, limit: int = READ_BATCH
-) -> list[dict]:
-    """Up to `limit` event messages with `after < seq <= upto`, oldest first."""
-    rows = BoardEvent.objects.filter(board_id=board_id, seq__gt=after)
-    if upto is not None:
-        rows = rows.filter(seq__lte=upto)
-    rows = rows.select_related("actor").order_by("seq")[:limit]
-    return [event_message(event) for event in rows]
-
-
-def events_page(*, board_id: int, since: int, limit: int) -> dict:
-    """The events after `since` as a page a client resumes from with `next_since`."""
-    if board_last_seq(board_id) is None:
-        raise NotFound(f"Board {board_id} does not exist.")
-    rows = events_after(board_id=board_id, after=since, limit=limit + 1)
-    items = rows[:limit]
-    return {
-        "items": items,
-        "next_since": items[-1]["seq"] if items else since,
-        "has_more": len(rows) > limit,
-    }
 
 
 def parse_int(value, field: str, *, minimum: int, maximum: int = ID_MAX) -> int:

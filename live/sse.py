@@ -15,6 +15,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from agents import watch
 from agents.authentication import BearerTokenAuthentication
 from boards import access
+from boards import events as event_log
 from core.errors import DomainError, InvalidInput, NotFound, error_body
 from live import realtime
 
@@ -40,13 +41,13 @@ async def board_events(request: HttpRequest, board_id: str) -> HttpResponse:
             limit = realtime.parse_optional_int(
                 request.GET.get("limit"), "limit", minimum=1, maximum=PAGE_LIMIT_MAX
             )
-            page = await database_sync_to_async(realtime.events_page)(
+            page = await database_sync_to_async(event_log.events_page)(
                 board_id=board, since=since or 0, limit=limit or PAGE_LIMIT_DEFAULT
             )
             return JsonResponse(page)
         if output not in ("", "sse"):
             raise InvalidInput("format must be 'json', or left out for a stream.")
-        current = await database_sync_to_async(realtime.board_last_seq)(board)
+        current = await database_sync_to_async(event_log.board_last_seq)(board)
         if current is None:
             raise NotFound(f"Board {board} does not exist.")
         response = StreamingHttpResponse(
@@ -111,7 +112,7 @@ async def _stream(watcher: watch.Watcher, board_id: int, after: int) -> AsyncIte
     last_write = time.monotonic()
     next_check = last_write + beat
     while True:
-        current = await database_sync_to_async(realtime.board_last_seq)(board_id)
+        current = await database_sync_to_async(event_log.board_last_seq)(board_id)
         if current is None:
             gone = {"event": "board_deleted", "board_id": board_id, "seq": after + 1}
             yield _frame({**gone, "data": {"id": board_id}})
@@ -124,7 +125,7 @@ async def _stream(watcher: watch.Watcher, board_id: int, after: int) -> AsyncIte
                 return
             next_check = time.monotonic() + beat
         while after < current:
-            events = await database_sync_to_async(realtime.events_after)(
+            events = await database_sync_to_async(event_log.events_after)(
                 board_id=board_id, after=after, upto=current
             )
             if not events:
