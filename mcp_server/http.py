@@ -1,29 +1,33 @@
 """The MCP server over streamable HTTP at /mcp, authenticated by an agent's bearer token.
 
+Stateless: no MCP session lives in a process, so any daphne instance answers any request
+and nginx spreads /mcp like the other long-lived connections. Clients of the 2026-07-28
+revision need no session anyway; clients of the older handshake are served each request
+on its own.
+
 The SDK's session manager must be running (`session_manager.run()`) before it serves a
 request, and it is normally started by the ASGI lifespan protocol, which daphne does not
 speak. So the first request starts it: a long-lived task enters `run()` and stays there
 for the life of the event loop.
 
-Revoking a token ends its sessions at once: each process joins the channel-layer group
-of every token that opened a session here, and on the revocation message ends those
-sessions (their IDs then answer 404), through mcp_server/sdk.py, the one module that
-reaches into the SDK's private state. Every request and every tool call also checks
-the token again, so a revoked token is refused even before that message."""
+Revoking a token ends its open requests at once (a `subscriptions/listen` stream is one
+long request): each process joins the channel-layer group of every token it serves, and
+on the revocation message cancels that token's requests in flight. Every request and
+every tool call also checks the token again, so a revoked token is refused even before
+that message."""
 
 import asyncio
 import contextvars
 import json
 import logging
-import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import anyio
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
-from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp.server.auth.provider import AccessToken
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 
@@ -31,15 +35,13 @@ from agents.authentication import user_for_token
 from core import groups
 from core.errors import error_body
 from core.http import bearer_secret, scope_header
-from mcp_server import sdk
+from mcp_server.feed import loop_feed
 from mcp_server.identity import acting_with
 from mcp_server.server import build_server
 
 logger = logging.getLogger(__name__)
 
 MCP_PATHS = ("/mcp", "/mcp/")
-# Redis forgets group members after a day; joining again this often keeps them.
-GROUP_RENEW_SECONDS = 3600
 
 
 @dataclass
@@ -47,21 +49,50 @@ class _Running:
     loop: asyncio.AbstractEventLoop
     manager: StreamableHTTPSessionManager
     task: asyncio.Task
-    channel: str | None = None
-    listener: asyncio.Task | None = None
-    joined: dict[int, float] = field(default_factory=dict)  # token id -> when joined
+    stop_listening: Callable[[], None] | None = None
+    # token id -> the cancel scopes of its requests in flight here
+    in_flight: dict[int, set[anyio.CancelScope]] = field(default_factory=dict)
+
+    @contextmanager
+    def serving(self, token_id: int) -> Iterator[None]:
+        """Run the enclosed request so that `end_requests(token_id)` can cut it."""
+        with anyio.CancelScope() as cancel:
+            scopes = self.in_flight.setdefault(token_id, set())
+            scopes.add(cancel)
+            try:
+                yield
+            finally:
+                scopes.discard(cancel)
+                if not scopes:
+                    self.in_flight.pop(token_id, None)
+
+    def end_requests(self, token_id: int) -> int:
+        """Cut every request of the token in flight in this process; how many there were."""
+        scopes = list(self.in_flight.get(token_id, ()))
+        for cancel in scopes:
+            cancel.cancel()
+        return len(scopes)
 
 
-def _principal_id(token_id: int) -> str:
-    return f"token-{token_id}"
+class _Response:
+    """Sends the ASGI messages of one response, and can finish one that was cut off."""
 
+    def __init__(self, send) -> None:
+        self._send = send
+        self.started = self.finished = False
 
-async def end_token_sessions(manager: StreamableHTTPSessionManager, token_id: int) -> int:
-    """End every session opened with the token; returns how many there were."""
-    ended = 0
-    for session_id in sdk.sessions_of(manager, _principal_id(token_id)):
-        ended += await sdk.end_session(manager, session_id)
-    return ended
+    async def __call__(self, message: dict) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        elif message["type"] == "http.response.body" and not message.get("more_body", False):
+            self.finished = True
+        await self._send(message)
+
+    async def finish(self) -> None:
+        """End a response whose stream was cut: the client sees it close, not hang."""
+        if self.started and not self.finished:
+            with anyio.CancelScope(shield=True):
+                await self._send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def _send_json(send, status: int, body: dict, headers: list | None = None) -> None:
@@ -119,36 +150,18 @@ class MCPHttpApp:
             )
             return
         manager = await self.session_manager()
-        await self._watch_token(token.pk)
-        # The SDK binds each MCP session to the credential that opened it.
-        principal = AccessToken(
-            token=_principal_id(token.pk),
-            client_id=_principal_id(token.pk),
-            subject=str(user.pk),
-            scopes=[],
-        )
-        scope = {**scope, "user": AuthenticatedUser(principal)}
-        with acting_with(secret):
-            await manager.handle_request(scope, receive, send)
+        running = self._running
+        # Told here when the token is revoked (`_on_revoked`).
+        await loop_feed().keep(groups.token_group_name(token.pk))
+        response = _Response(send)
+        with acting_with(secret), running.serving(token.pk):
+            await manager.handle_request(scope, receive, response)
+        await response.finish()
 
     @staticmethod
     async def _unauthorized(send, code: str, message: str) -> None:
         headers = [(b"www-authenticate", b'Bearer realm="mcp"')]
         await _send_json(send, 401, error_body(message, code), headers)
-
-    async def _watch_token(self, token_id: int) -> None:
-        """Join the token's group with this process's channel (once an hour at most)."""
-        running = self._running
-        if running is None or running.channel is None:
-            return
-        now = time.monotonic()
-        if now - running.joined.get(token_id, -GROUP_RENEW_SECONDS) < GROUP_RENEW_SECONDS:
-            return
-        try:
-            await get_channel_layer().group_add(groups.token_group_name(token_id), running.channel)
-            running.joined[token_id] = now
-        except Exception:
-            logger.warning("MCP could not watch token %s for revocation", token_id, exc_info=True)
 
     async def session_manager(self) -> StreamableHTTPSessionManager:
         """The running session manager of this event loop, started on first use."""
@@ -158,8 +171,8 @@ class MCPHttpApp:
         async with self._lock:
             running = self._running
             if running is None or running.loop is not loop or running.task.done():
-                if running is not None and running.loop is loop and running.listener:
-                    running.listener.cancel()
+                if running is not None and running.loop is loop and running.stop_listening:
+                    running.stop_listening()
                 self._running = running = await self._start(loop)
         return running.manager
 
@@ -167,6 +180,7 @@ class MCPHttpApp:
     async def _start(loop: asyncio.AbstractEventLoop) -> _Running:
         server = build_server()
         server.streamable_http_app(
+            stateless_http=True,
             max_request_body_size=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
             # The Host is checked above against ALLOWED_HOSTS, as for every Django page.
             transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
@@ -187,37 +201,16 @@ class MCPHttpApp:
             waiter.cancel()
             task.result()  # raises why the manager could not start
         running = _Running(loop=loop, manager=manager, task=task)
-        layer = get_channel_layer()
-        if layer is not None:
-            # The default prefix: channels_redis reads every process-local channel through
-            # one shared receive, and a channel of another prefix would hold it forever.
-            running.channel = await layer.new_channel()
-            listener = _listen_for_revocations(layer, running)
-            running.listener = loop.create_task(listener, context=contextvars.Context())
+        feed = loop_feed()
+
+        def revoked(message: dict) -> None:
+            token_id = message.get("token_id")
+            feed.forget(groups.token_group_name(token_id))
+            ended = running.end_requests(token_id)
+            logger.info("Token %s revoked: cut %d MCP request(s) in flight", token_id, ended)
+
+        running.stop_listening = feed.on(groups.TOKEN_REVOKED, revoked)
         return running
-
-
-async def _listen_for_revocations(layer, running: _Running) -> None:
-    while not running.task.done():
-        try:
-            message = await layer.receive(running.channel)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.warning("MCP revocation listener failed; retrying", exc_info=True)
-            await asyncio.sleep(1)
-            continue
-        if message.get("type") != groups.TOKEN_REVOKED:
-            continue
-        token_id = message.get("token_id")
-        running.joined.pop(token_id, None)
-        try:
-            ended = await end_token_sessions(running.manager, token_id)
-        except Exception:
-            # Their next request is refused anyway: each one checks the token.
-            logger.warning("Could not end the MCP sessions of token %s", token_id, exc_info=True)
-            continue
-        logger.info("Token %s revoked: ended %d MCP session(s)", token_id, ended)
 
 
 mcp_http_app = MCPHttpApp()

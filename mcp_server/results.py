@@ -3,9 +3,10 @@ A DomainError: an MCP tool error (isError) whose text carries the API's code and
 e.g. "conflict/claimed: Ticket 4 is claimed by bot3 until …", and whose structured content
 is the API's error envelope."""
 
+import inspect
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -51,11 +52,24 @@ def failed(error: DomainError) -> CallToolResult:
     )
 
 
-@database_sync_to_async
-def _run_as_actor(body: Callable[..., dict], arguments: dict) -> dict:
-    # The whole body runs in Django's database thread, with connections managed as
-    # for a request; the identity is read there from the caller's context.
+# Not thread-sensitive: each call takes a thread of the pool (and a database connection
+# of the process's pool) of its own, so one agent's call never queues behind another's.
+# With one shared thread, 32 agents calling claim_next_task got 22 calls/s in all.
+def _run_as_actor(body: Callable[..., dict], arguments: dict) -> Awaitable[dict]:
+    # The whole body runs in that thread, with connections managed as for a request;
+    # the identity is read there from the caller's context.
+    return database_sync_to_async(_as_actor, thread_sensitive=False)(body, arguments)
+
+
+def _as_actor(body: Callable[..., dict], arguments: dict) -> dict:
     return body(actor=current_actor(), **arguments)
+
+
+def _answer(body: Callable, arguments: dict) -> Awaitable[dict]:
+    if inspect.iscoroutinefunction(body):
+        # It asks for the caller itself, in a database thread, at each of its looks.
+        return body(actor=current_actor, **arguments)
+    return _run_as_actor(body, arguments)
 
 
 def _has_nul(value: Any) -> bool:
@@ -78,10 +92,11 @@ def refuse_bad_arguments(arguments: dict) -> None:
 
 
 async def call(body: Callable[..., dict], arguments: dict) -> CallToolResult:
-    """Run a tool body (sync code over services and selectors) as the current identity."""
+    """Run a tool body (sync code over services and selectors, or a coroutine that waits)
+    as the current identity."""
     try:
         refuse_bad_arguments(arguments)
-        data = await _run_as_actor(body, arguments)
+        data = await _answer(body, arguments)
     except DomainError as error:
         return failed(error)
     except Exception as error:

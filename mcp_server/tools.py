@@ -1,8 +1,11 @@
 """The MCP tools. Each is a plain function over the same services and selectors as the
-REST API, run in Django's database thread (server.py turns it into an async MCP tool and
+REST API, run in a database thread (server.py turns it into an async MCP tool and
 results.py into its answer). `actor` is the identity of the caller and is not a tool
-argument; the others are, with their types and descriptions."""
+argument; the others are, with their types and descriptions. A tool that waits
+(`wait_for_work`) is a coroutine instead, and its `actor` a function that asks for the
+caller afresh in a database thread, for each look."""
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from django.db.models import F, Window
@@ -16,7 +19,21 @@ from comments.services import comment_create
 from core.errors import InvalidInput
 from core.ids import ID_MAX
 from history.selectors import ticket_history
+from mcp_server import work
 from mcp_server.shapes import (
+    BoardColumns,
+    BoardEvents,
+    BoardPage,
+    BoardState,
+    ClaimAnswer,
+    ClaimNextAnswer,
+    CommentAdded,
+    DependenciesAnswer,
+    Heartbeat,
+    TaskAnswer,
+    TaskInFull,
+    TaskPage,
+    WorkAnswer,
     board_brief,
     comment_brief,
     history_brief,
@@ -50,6 +67,15 @@ Version = Annotated[
         "version_conflict if someone changed the task since. Omit to skip the check.",
     ),
 ]
+HeldWith = Annotated[
+    str | None,
+    Field(
+        max_length=100,
+        description="The claim_token your claim answered. If the claim it names is no longer "
+        "current (your lease ran out and the task was claimed again, even by you from another "
+        "worker), the change is refused with lease_lost and nothing is written.",
+    ),
+]
 LeaseSeconds = Annotated[
     int | None,
     Field(
@@ -63,7 +89,7 @@ LeaseSeconds = Annotated[
 # ---------------------------------------------------------------- reading
 
 
-def list_boards(actor, page: Page = 1, page_size: PageSize = 50) -> dict:
+def list_boards(actor, page: Page = 1, page_size: PageSize = 50) -> BoardPage:
     """List the boards you are a member of: id, name, short description, column names and
     ticket count."""
     return page_of(
@@ -80,7 +106,7 @@ def get_board_state(
     per_column: Annotated[
         int, Field(ge=1, le=100, description="At most this many tasks per column, top first.")
     ] = 20,
-) -> dict:
+) -> BoardState:
     """The board at a glance: its columns in order (WIP limit, count) with their top tasks,
     each as id, title, priority, assignee, claimed_by, is_blocked, labels and version.
     `more` says how many tasks of a column are not shown (use list_tasks to page)."""
@@ -111,7 +137,7 @@ def get_board_state(
     return {"board": {"id": board.pk, "name": board.name}, "columns": columns}
 
 
-def list_columns(actor, board_id: BoardId) -> dict:
+def list_columns(actor, board_id: BoardId) -> BoardColumns:
     """The board's columns in order, with WIP limits, ticket counts and whether each is full.
     Tasks reaching the last column are finished."""
     board_get(actor=actor, board_id=board_id)
@@ -134,7 +160,7 @@ def list_tasks(
     ] = None,
     page: Page = 1,
     page_size: PageSize = 20,
-) -> dict:
+) -> TaskPage:
     """List tasks in board order (column, then position), filtered, one page at a time."""
     tickets = ticket_list(
         actor=actor,
@@ -162,7 +188,7 @@ def search_tasks(
     board_id: OnlyBoard = None,
     page: Page = 1,
     page_size: PageSize = 20,
-) -> dict:
+) -> TaskPage:
     """Find tasks by text, one page at a time."""
     tickets = ticket_list(actor=actor, board_id=board_id, q=query)
     return page_of(tickets, page=page, page_size=page_size, shape=task_briefs)
@@ -174,7 +200,7 @@ def get_task(
     recent: Annotated[
         int, Field(ge=1, le=100, description="How many of the latest comments and history rows.")
     ] = 10,
-) -> dict:
+) -> TaskInFull:
     """One task in full (description, acceptance criteria, version, claim) with its latest
     comments, its dependencies (what blocks it, what it blocks) and its latest history."""
     ticket = ticket_get(actor=actor, ticket_id=task_id)
@@ -207,7 +233,7 @@ def create_task(
     ] = None,
     assignee: Annotated[str | None, Field(max_length=150, description="A username.")] = None,
     labels: Labels | None = None,
-) -> dict:
+) -> TaskAnswer:
     """Create a task at the bottom of a column (the board's first by default)."""
     ticket = services.ticket_create(
         actor=actor,
@@ -237,7 +263,8 @@ def edit_task(
     labels: Annotated[
         Labels | None, Field(description="The complete new set of labels; [] to remove all.")
     ] = None,
-) -> dict:
+    claim_token: HeldWith = None,
+) -> TaskAnswer:
     """Change a task's fields; only the ones you give change. Pass the version you read.
     A task claimed by someone else can only be changed by them (or an admin)."""
     changes = {
@@ -254,7 +281,13 @@ def edit_task(
     }
     if not changes:
         raise InvalidInput("Give at least one field to change.")
-    services.ticket_update(actor=actor, ticket_id=task_id, expected_version=version, **changes)
+    services.ticket_update(
+        actor=actor,
+        ticket_id=task_id,
+        expected_version=version,
+        claim_token=claim_token,
+        **changes,
+    )
     return {"task": task_brief(ticket_get(actor=actor, ticket_id=task_id))}
 
 
@@ -277,7 +310,8 @@ def update_task_status(
     override_wip: Annotated[
         bool, Field(description="Board admins only: move into a column at its WIP limit.")
     ] = False,
-) -> dict:
+    claim_token: HeldWith = None,
+) -> TaskAnswer:
     """Move a task to a column (its status), e.g. to the last column when it is done, which
     ends your claim and unblocks the tasks waiting for it. Refused if the column is at its
     WIP limit or someone else holds the task."""
@@ -301,15 +335,16 @@ def update_task_status(
         position=places[0] if places else None,
         expected_version=version,
         override_wip=override_wip,
+        claim_token=claim_token,
     )
     return {"task": task_brief(ticket_get(actor=actor, ticket_id=task_id))}
 
 
-def claim_task(actor, task_id: TaskId, lease_seconds: LeaseSeconds = None) -> dict:
+def claim_task(actor, task_id: TaskId, lease_seconds: LeaseSeconds = None) -> ClaimAnswer:
     """Claim a task so that nobody else works on it, for a lease you renew with heartbeat.
     Refused (conflict/claimed) while another agent holds it, or if it is blocked."""
     ticket = services.ticket_claim(actor=actor, ticket_id=task_id, lease_seconds=lease_seconds)
-    return {"task": task_detail(ticket)}
+    return {"task": task_detail(ticket), "claim_token": ticket.claim_token}
 
 
 def claim_next_task(
@@ -324,7 +359,7 @@ def claim_next_task(
         str | None, Field(max_length=150, description="Only tasks assigned to this username.")
     ] = None,
     lease_seconds: LeaseSeconds = None,
-) -> dict:
+) -> ClaimNextAnswer:
     """Claim the best ready task of a board: unclaimed, not blocked, highest priority, then
     top of the column, then oldest. Returns it in full, or claimed=false if none is ready."""
     try:
@@ -340,23 +375,33 @@ def claim_next_task(
         return {"claimed": False, "task": None, "message": nothing.message}
     detail = task_detail(ticket)
     message = f"You hold task {ticket.pk} until {detail['lease_expires_at']}."
-    return {"claimed": True, "task": detail, "message": message}
+    return {
+        "claimed": True,
+        "task": detail,
+        "message": message,
+        "claim_token": ticket.claim_token,
+    }
 
 
-def heartbeat(actor, task_id: TaskId, lease_seconds: LeaseSeconds = None) -> dict:
+def heartbeat(
+    actor, task_id: TaskId, lease_seconds: LeaseSeconds = None, claim_token: HeldWith = None
+) -> Heartbeat:
     """Extend your claim on a task you hold. An expired claim cannot be renewed: claim again."""
-    ticket = services.ticket_heartbeat(actor=actor, ticket_id=task_id, lease_seconds=lease_seconds)
+    ticket = services.ticket_heartbeat(
+        actor=actor, ticket_id=task_id, lease_seconds=lease_seconds, claim_token=claim_token
+    )
     detail = task_detail(ticket)
     return {
         "task_id": ticket.pk,
         "claimed_by": detail["claimed_by"],
         "lease_expires_at": detail["lease_expires_at"],
+        "claim_token": ticket.claim_token,
     }
 
 
-def release_task(actor, task_id: TaskId) -> dict:
+def release_task(actor, task_id: TaskId, claim_token: HeldWith = None) -> TaskAnswer:
     """Give up your claim on a task, leaving it where it is for someone else."""
-    services.ticket_release(actor=actor, ticket_id=task_id)
+    services.ticket_release(actor=actor, ticket_id=task_id, claim_token=claim_token)
     return {"task": task_brief(ticket_get(actor=actor, ticket_id=task_id))}
 
 
@@ -364,9 +409,10 @@ def add_comment(
     actor,
     task_id: TaskId,
     text: Annotated[str, Field(min_length=1, max_length=COMMENT_MAX, description="Markdown.")],
-) -> dict:
+    claim_token: HeldWith = None,
+) -> CommentAdded:
     """Comment on a task: progress notes, findings, questions for humans."""
-    comment = comment_create(actor=actor, ticket_id=task_id, text=text)
+    comment = comment_create(actor=actor, ticket_id=task_id, text=text, claim_token=claim_token)
     return {
         "comment": {
             "id": comment.pk,
@@ -377,19 +423,61 @@ def add_comment(
     }
 
 
-def add_dependency(actor, task_id: TaskId, blocked_by_task_id: OtherTaskId) -> dict:
+def add_dependency(actor, task_id: TaskId, blocked_by_task_id: OtherTaskId) -> DependenciesAnswer:
     """Record that a task waits for another task of the same board (cycles are refused).
     A blocked task is never handed out by claim_next_task."""
     services.ticket_add_dependency(actor=actor, ticket_id=task_id, blocked_by_id=blocked_by_task_id)
     return {"dependencies": ticket_dependencies(actor=actor, ticket_id=task_id)}
 
 
-def remove_dependency(actor, task_id: TaskId, blocked_by_task_id: OtherTaskId) -> dict:
+def remove_dependency(
+    actor, task_id: TaskId, blocked_by_task_id: OtherTaskId
+) -> DependenciesAnswer:
     """Remove a dependency recorded with add_dependency."""
     services.ticket_remove_dependency(
         actor=actor, ticket_id=task_id, blocked_by_id=blocked_by_task_id
     )
     return {"dependencies": ticket_dependencies(actor=actor, ticket_id=task_id)}
+
+
+# ---------------------------------------------------------------- being told of work
+
+
+def get_board_events(
+    actor,
+    board_id: BoardId,
+    since: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=ID_MAX,
+            description="The last event number you have seen (`last_seq` of a resource, or "
+            "`next_since` of the previous page); 0 for the whole log.",
+        ),
+    ] = 0,
+    limit: Annotated[int, Field(ge=1, le=500, description="At most this many events.")] = 100,
+) -> BoardEvents:
+    """The board's events after `since`, oldest first: every change (ticket created,
+    moved, claimed, commented…) with its number, who made it and when. The same log as
+    the REST catch-up; read on with `next_since` while `has_more`."""
+    return work.board_events(actor, board_id, since, limit)
+
+
+async def wait_for_work(
+    actor: Callable[[], object],
+    board_id: BoardId,
+    column: Annotated[
+        str | None,
+        Field(max_length=100, description="Wait in this column (the first if left out)."),
+    ] = None,
+    timeout_seconds: Annotated[
+        int, Field(ge=1, le=work.WAIT_MAX_SECONDS, description="Give up after this long.")
+    ] = 60,
+) -> WorkAnswer:
+    """Wait until a task is ready for you on the board (created, unblocked, released, or
+    its lease ran out) and return it; at once if one is ready now; {"task": null} at the
+    timeout. It does not claim: call claim_next_task next, and keep its claim_token."""
+    return await work.wait_until_ready(actor, board_id, column, timeout_seconds)
 
 
 READ_TOOLS = [
@@ -399,6 +487,8 @@ READ_TOOLS = [
     list_tasks,
     search_tasks,
     get_task,
+    get_board_events,
+    wait_for_work,
 ]
 WRITE_TOOLS = [
     create_task,

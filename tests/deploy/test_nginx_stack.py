@@ -166,7 +166,7 @@ def test_an_mcp_tool_runs_over_http_through_nginx(stack, api):
     board_id, since = new_board(api, "Agents")
     socket = WebSocketWatcher(stack.https, stack.tls, board_id, since, dict(api.headers))
     try:
-        # One session, several requests: every one must reach the daphne holding it.
+        # One client, several requests: stateless, so whichever daphne nginx picks answers.
         listed, created, fetched = anyio.run(
             mcp_call,
             stack.https,
@@ -242,7 +242,7 @@ def test_each_daphne_answers_its_full_health_check_after_serving_mcp(stack, api)
         try:
             health = instance_health(port)
         except httpx.ReadTimeout:
-            pytest.fail(f"daphne on {port}: /api/health/ hangs after an MCP session")
+            pytest.fail(f"daphne on {port}: /api/health/ hangs after serving MCP")
         assert health["checks"]["channel_layer"]["status"] == "ok", health
 
 
@@ -289,7 +289,7 @@ def test_stopping_a_daphne_moves_its_clients_to_the_other_and_loses_nothing(stac
             assert watcher.seqs == [event["seq"] for event in log]
             assert [event["data"]["title"] for event in watcher.events] == titles
 
-        # A new MCP session lands on the survivor too.
+        # MCP requests land on the survivor too.
         (listed,) = anyio.run(mcp_call, stack.https, stack.tls, stack.token, [("list_boards", {})])
         assert board_id in [board["id"] for board in listed["items"]]
     finally:

@@ -5,15 +5,25 @@ import sys
 import time
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
+from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 
 from tests.conftest import join_team
 from tests.factories import make_agent, make_board, make_user
 
 BASE_DIR = Path(settings.BASE_DIR)
+
+
+@pytest.fixture(autouse=True)
+def close_tool_thread_connections():
+    """In-process tool calls ran in database threads; close their connections as a
+    request would, or PostgreSQL cannot drop the test database at the end."""
+    yield
+    anyio.run(database_sync_to_async(connections.close_all))
 
 
 @pytest.fixture(autouse=True)

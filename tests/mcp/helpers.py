@@ -4,10 +4,14 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 import httpx2
-from mcp import ClientSession
+from mcp import Client, ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult, Tool
+
+from mcp_server.identity import acting_with
+from mcp_server.server import build_server
 
 READ_TOOLS = {
     "list_boards",
@@ -16,6 +20,8 @@ READ_TOOLS = {
     "list_tasks",
     "search_tasks",
     "get_task",
+    "get_board_events",
+    "wait_for_work",
 }
 WRITE_TOOLS = {
     "create_task",
@@ -43,6 +49,31 @@ async def http_session(base_url: str, secret: str) -> AsyncIterator[ClientSessio
     ):
         await session.initialize()
         yield session
+
+
+@asynccontextmanager
+async def agent_client(base_url: str, secret: str) -> AsyncIterator[Client]:
+    """The SDK's high-level client over streamable HTTP, authenticated with `secret`,
+    negotiating the newest revision (2026-07-28: no session, `subscriptions/listen`).
+    Its response cache is off, so every read reaches the server."""
+    headers = {"Authorization": f"Bearer {secret}"}
+    async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=360)) as http:
+        transport = streamable_http_client(f"{base_url}/mcp", http_client=http)
+        async with Client(transport, cache=None) as client:
+            yield client
+
+
+def call(secret: str | None, name: str, **arguments) -> CallToolResult:
+    """One tool call in-process, as the owner of `secret` (nobody if None)."""
+
+    async def go() -> CallToolResult:
+        async with Client(build_server()) as client:
+            return await client.call_tool(name, arguments)
+
+    if secret is None:
+        return anyio.run(go)
+    with acting_with(secret):
+        return anyio.run(go)
 
 
 def data(result: CallToolResult) -> dict:

@@ -1,47 +1,20 @@
 """What each tool does and refuses, through the SDK's in-process client (the tools run in
 Django's database thread, so the tests commit their data: transaction=True)."""
 
-import anyio
 import pytest
-from channels.db import database_sync_to_async
-from django.db import connection, connections
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from mcp import Client
-from mcp.types import CallToolResult
 
 from boards.services import board_set_columns
 from comments.services import comment_create
 from history.models import TicketHistory
 from mcp_server import tools
-from mcp_server.identity import acting_with
-from mcp_server.server import build_server
 from mcp_server.shapes import BRIEF_FIELDS
 from tests.factories import add_member, make_board, make_ticket
-from tests.mcp.helpers import data, error_text
+from tests.mcp.helpers import call, data, error_text
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def close_tool_thread_connections():
-    """The tools ran in Django's database thread; close its connection as a request would,
-    or PostgreSQL cannot drop the test database at the end."""
-    yield
-    anyio.run(database_sync_to_async(connections.close_all))
-
-
-def call(secret: str | None, name: str, **arguments) -> CallToolResult:
-    """One tool call as the owner of `secret` (nobody if None)."""
-
-    async def go() -> CallToolResult:
-        async with Client(build_server()) as client:
-            return await client.call_tool(name, arguments)
-
-    if secret is None:
-        return anyio.run(go)
-    with acting_with(secret):
-        return anyio.run(go)
 
 
 def test_a_tool_needs_an_identity(work_board, agent):

@@ -1,7 +1,6 @@
 """Revoking a token cuts what is open with it: WebSocket connections (in process, and on
 a real daphne reached through Redis) and MCP sessions over HTTP and stdio."""
 
-import asyncio
 import json
 import sys
 from datetime import timedelta
@@ -14,13 +13,14 @@ from django.db import connection
 from django.utils import timezone
 from mcp import ClientSession, MCPError
 from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.subscriptions import SubscriptionLost
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from agents.models import ApiToken
 from agents.services import token_revoke
 from tests.mcp.conftest import BASE_DIR, server_env
-from tests.mcp.helpers import data, error_text, http_session
+from tests.mcp.helpers import agent_client, data, error_text, http_session
 from tests.realtime.conftest import bearer, closed_with, receive
 from tests.realtime.procs import REDIS_URL, use_redis_layer
 from tests.tokens.conftest import issue
@@ -144,52 +144,28 @@ def test_revoking_in_another_process_closes_a_live_websocket(start_daphne, setti
 # ---------------------------------------------------------------- MCP over HTTP
 
 
-def _initialize(client: httpx.Client, url: str) -> str:
-    """Open an MCP session by hand; returns its id."""
-    body = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "test", "version": "1"},
-        },
-    }
-    opened = client.post(url, json=body)
-    assert opened.status_code == 200, opened.text
-    session_id = opened.headers["mcp-session-id"]
-    done = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-    assert client.post(url, json=done, headers={"mcp-session-id": session_id}).status_code == 202
-    return session_id
-
-
-def test_revoking_ends_an_open_mcp_session(start_daphne, settings, scoped_agent):
-    """The session's open event stream ends when the token is revoked (the server
-    discards the session), and its next tool call is refused."""
+def test_revoking_ends_an_open_listen_stream(start_daphne, settings, scoped_agent):
+    """A `subscriptions/listen` stream is one long request: revoking the token in another
+    process cuts it at once, with no further event on the board."""
     prefix = use_redis_layer(settings)
     base = start_daphne(REDIS_URL=REDIS_URL, CHANNEL_LAYER_PREFIX=prefix)
     issued = issue(scoped_agent)
-    url = f"{base}/mcp"
-    headers = {
-        "Authorization": f"Bearer {issued.secret}",
-        "Accept": "application/json, text/event-stream",
-    }
 
-    async def watch_stream_while_revoking() -> int:
-        with httpx.Client(headers=headers, timeout=30) as sync_client:
-            session_id = await asyncio.to_thread(_initialize, sync_client, url)
-        async with httpx.AsyncClient(headers=headers, timeout=30) as client:
-            stream_headers = {"mcp-session-id": session_id, "Accept": "text/event-stream"}
-            async with client.stream("GET", url, headers=stream_headers) as stream:
-                assert stream.status_code == 200
-                await asyncio.to_thread(revoke_from_thread, issued.token)
-                with anyio.fail_after(20):
-                    async for _ in stream.aiter_bytes():
-                        pass  # the stream ends only when the server ends the session
-            return stream.status_code
+    async def listen_while_revoking() -> str:
+        async with (
+            agent_client(base, issued.secret) as client,
+            client.listen(resource_subscriptions=["kanban://boards"]) as stream,
+        ):
+            await anyio.to_thread.run_sync(revoke_from_thread, issued.token)
+            with anyio.fail_after(20):
+                try:
+                    async for _ in stream:
+                        pass
+                except SubscriptionLost:
+                    return "cut"
+                return "closed"
 
-    assert asyncio.run(watch_stream_while_revoking()) == 200
+    assert anyio.run(listen_while_revoking) in {"cut", "closed"}
 
 
 def test_an_mcp_client_session_stops_working_after_revoke(start_daphne, scoped_agent):
