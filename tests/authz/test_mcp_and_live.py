@@ -56,6 +56,9 @@ MCP_RULES: dict[str, tuple[str, Args, Callable[[dict, World], bool] | None]] = {
     "claim_task": (WRITE, task_arg, None),  # the first writer holds it; later ones get 409
     "claim_next_task": (WRITE, board_arg, None),
     "heartbeat": (WRITE, task_arg, None),
+    "get_board_events": (READ, board_arg, None),
+    # Waits on a board it could claim from; returns at once with the ready ticket.
+    "wait_for_work": (WRITE, lambda w: {"board_id": w.board.pk, "timeout_seconds": 1}, None),
     "release_task": (WRITE, task_arg, None),
     "add_comment": (WRITE, lambda w: {"task_id": w.ticket.pk, "text": "Note"}, None),
     "add_dependency": (
