@@ -198,6 +198,8 @@ API_TOKEN_TOUCH_SECONDS = env_int("API_TOKEN_TOUCH_SECONDS", 60)
 CLAIM_LEASE_SECONDS = env_int("CLAIM_LEASE_SECONDS", 15 * 60)
 CLAIM_LEASE_MAX_SECONDS = env_int("CLAIM_LEASE_MAX_SECONDS", 24 * 60 * 60)
 CLAIM_NEXT_ATTEMPTS = env_int("CLAIM_NEXT_ATTEMPTS", 20)
+# The least time between two progress reports on one ticket (each is pushed to watchers).
+PROGRESS_MIN_INTERVAL_SECONDS = env_int("PROGRESS_MIN_INTERVAL_SECONDS", 2)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Agent Kanban API",

@@ -9,6 +9,7 @@ from agents.urls import api_urlpatterns as token_api_patterns
 from backups.api import BoardExportView
 from boards.api import BoardViewSet
 from comments.api import CommentViewSet
+from comments.review_api import TicketReviewView
 from core import metrics
 from history.api import (
     BoardActivityView,
@@ -46,6 +47,7 @@ api_patterns = [
     re_path(r"^boards/(?P<board_id>\d+)/claim-next/?$", ClaimNextView.as_view(), name="claim-next"),
     re_path(r"^boards/(?P<pk>\d+)/tickets/?$", BoardTicketsView.as_view(), name="board-tickets"),
     re_path(r"^boards/(?P<pk>\d+)/export/?$", BoardExportView.as_view(), name="board-export"),
+    re_path(r"^tickets/(?P<pk>\d+)/review/?$", TicketReviewView.as_view(), name="ticket-review"),
     re_path(r"^bulk/tickets/move/?$", BulkMoveView.as_view(), name="bulk-move"),
     re_path(r"^bulk/tickets/priority/?$", BulkPriorityView.as_view(), name="bulk-priority"),
     re_path(r"^bulk/tickets/assign/?$", BulkAssignView.as_view(), name="bulk-assign"),

@@ -6,19 +6,25 @@ Format, `format_version` 1::
     {
       "format_version": 1,
       "exported_at": "<ISO 8601>",
-      "board":    {"name", "description", "created_by", "created_at"},
-      "columns":  [{"name", "position", "wip_limit"}],
+      "board":    {"name", "description", "created_by", "created_at", "review_by"},
+      "columns":  [{"name", "position", "wip_limit", "requires_review"}],
       "labels":   ["<label name>", ...],
       "users":    [{"username", "is_agent"}],          # everyone the document names
       "tickets":  [{"id", "column", "position", "title", "description",
                     "acceptance_criteria", "priority", "assignee", "created_by",
                     "labels", "blocked_by", "claimed_by", "claimed_at",
                     "lease_expires_at", "column_entered_at", "created_at",
-                    "updated_at", "version"}],
+                    "updated_at", "version", "review_requested_by", "parent"}],
       "comments": [{"ticket", "text", "author", "created_at", "updated_at"}],
       "history":  [{"ticket_id", "field_name", "old_value", "new_value",
                     "changed_by", "changed_at"}]
     }
+
+`review_by`, `requires_review` and `review_requested_by` came with review gates: a
+document without them reads as "anyone", false and null.
+
+`parent` (the id of another ticket of the document, or null) came with subtasks: a
+document without it reads as null.
 
 Times are ISO 8601 with an offset; users are named by username; a ticket's column by
 its name; priorities by name ("high"). Ticket ids are those of the exporting
@@ -45,6 +51,7 @@ from django.utils.dateparse import parse_datetime
 
 from boards.events import event_append
 from boards.models import Board, BoardMembership, Column, Role
+from boards.rules import REVIEW_BY
 from boards.services import COLUMN_NAME_MAX, NAME_MAX, board_payload
 from comments.models import Comment
 from core.errors import InvalidInput, NotFound, field_error
@@ -92,7 +99,7 @@ def board_export(*, board_id: int) -> dict:
     ).values_list("from_ticket_id", "to_ticket_id"):
         blockers_of[source].append(target)
     tickets = Ticket.objects.filter(board_id=board_id).select_related(
-        "column", "assignee", "created_by", "claimed_by"
+        "column", "assignee", "created_by", "claimed_by", "review_requested_by"
     )
     comments = Comment.objects.filter(ticket__board_id=board_id).select_related("author")
     history = TicketHistory.objects.filter(board_id=board_id).select_related("changed_by")
@@ -104,9 +111,15 @@ def board_export(*, board_id: int) -> dict:
             "description": board.description,
             "created_by": username(board.created_by),
             "created_at": _iso(board.created_at),
+            "review_by": board.review_by,
         },
         "columns": [
-            {"name": column.name, "position": column.position, "wip_limit": column.wip_limit}
+            {
+                "name": column.name,
+                "position": column.position,
+                "wip_limit": column.wip_limit,
+                "requires_review": column.requires_review,
+            }
             for column in Column.objects.filter(board_id=board_id).order_by("position")
         ],
         "labels": list(
@@ -132,6 +145,8 @@ def board_export(*, board_id: int) -> dict:
                 "created_at": _iso(ticket.created_at),
                 "updated_at": _iso(ticket.updated_at),
                 "version": ticket.version,
+                "review_requested_by": username(ticket.review_requested_by),
+                "parent": ticket.parent_id,
             }
             for ticket in tickets.order_by("id")
         ],
@@ -220,11 +235,51 @@ def _time(item: Any, key: str, path: str, *, null: bool = False) -> datetime | N
     return parsed
 
 
+def _flag(item: Any, key: str, path: str) -> bool:
+    value = _value(item, key, path)
+    if not isinstance(value, bool):
+        raise _fail(f"{path}.{key}", "must be true or false.")
+    return value
+
+
+def _choice(item: Any, key: str, path: str, choices: tuple[str, ...]) -> str:
+    value = _value(item, key, path)
+    if value not in choices:
+        raise _fail(f"{path}.{key}", f"must be one of {', '.join(choices)}.")
+    return value
+
+
 def _list(item: Any, key: str, path: str) -> list:
     value = _value(item, key, path)
     if not isinstance(value, list):
         raise _fail(f"{path}.{key}", "must be a list.")
     return value
+
+
+def _parent(item: dict, path: str) -> int | None:
+    if item["parent"] is None:
+        return None
+    return _integer(item, "parent", path, minimum=1, maximum=ID_MAX)
+
+
+def _check_parents(tickets: list[dict]) -> None:
+    """Each parent is another ticket of the document, and no chain of them is deeper than
+    subtasks nest (so none is a cycle)."""
+    parent_of = {ticket["id"]: ticket["parent"] for ticket in tickets}
+    for index, ticket in enumerate(tickets):
+        path = f"tickets[{index}].parent"
+        if ticket["parent"] is not None and (
+            ticket["parent"] not in parent_of or ticket["parent"] == ticket["id"]
+        ):
+            raise _fail(path, f"no other ticket has id {ticket['parent']}.")
+        levels, current = 1, ticket["parent"]
+        while current is not None:
+            levels += 1
+            if levels > rules.SUBTASK_DEPTH_MAX:
+                raise _fail(
+                    path, f"subtasks nest at most {rules.SUBTASK_DEPTH_MAX} levels (or a cycle)."
+                )
+            current = parent_of.get(current)
 
 
 class _Reader:
@@ -276,6 +331,7 @@ class _Reader:
             "description": _text(board, "description", "board"),
             "created_by": self.username(board, "created_by", "board"),
             "created_at": _time(board, "created_at", "board"),
+            "review_by": _choice({"review_by": "anyone", **board}, "review_by", "board", REVIEW_BY),
         }
 
     def columns(self) -> list[dict]:
@@ -292,7 +348,15 @@ class _Reader:
                 raise _fail(path, f"column {name!r} or position {position} appears twice.")
             names.add(name.lower())
             positions.add(position)
-            columns.append({"name": name, "position": position, "wip_limit": wip_limit})
+            review = _flag({"requires_review": False, **item}, "requires_review", path)
+            columns.append(
+                {
+                    "name": name,
+                    "position": position,
+                    "wip_limit": wip_limit,
+                    "requires_review": review,
+                }
+            )
         if not columns:
             raise _fail("columns", "a board needs at least one column.")
         return columns
@@ -360,6 +424,10 @@ class _Reader:
                     "created_at": _time(item, "created_at", path),
                     "updated_at": _time(item, "updated_at", path),
                     "version": _integer(item, "version", path, minimum=1),
+                    "review_requested_by": self.username(
+                        {"review_requested_by": None, **item}, "review_requested_by", path
+                    ),
+                    "parent": _parent({"parent": None, **item}, path),
                 }
             )
         ids = {ticket["id"] for ticket in tickets}
@@ -374,6 +442,7 @@ class _Reader:
             if wrong:
                 raise _fail(f"tickets[{index}].blocked_by", f"no other ticket has id(s) {wrong}.")
             ticket["blocked_by"] = list(dict.fromkeys(ticket["blocked_by"]))
+        _check_parents(tickets)
         return tickets
 
     def comments(self, ticket_ids: set[int]) -> list[dict]:
@@ -505,6 +574,7 @@ def board_import(
             name=board_spec["name"],
             description=board_spec["description"],
             created_by=user(board_spec["created_by"]),
+            review_by=board_spec["review_by"],
         )
         # created_at is auto_now_add: the original time goes in afterwards.
         Board.objects.filter(pk=board.pk).update(created_at=board_spec["created_at"])
@@ -530,6 +600,7 @@ def board_import(
                     assignee=user(spec["assignee"]),
                     created_by=user(spec["created_by"]),
                     claimed_by=user(spec["claimed_by"]),
+                    review_requested_by=user(spec["review_requested_by"]),
                     **{key: spec[key] for key in TICKET_COPIED_FIELDS},
                 )
                 for spec in tickets
@@ -553,6 +624,16 @@ def board_import(
                 for spec in tickets
                 for blocker in spec["blocked_by"]
             ],
+        )
+        # Parents once every ticket has its new id (one UPDATE a batch).
+        Ticket.objects.bulk_update(
+            [
+                Ticket(pk=new_id[spec["id"]], parent_id=new_id[spec["parent"]])
+                for spec in tickets
+                if spec["parent"] is not None
+            ],
+            ["parent"],
+            batch_size=IMPORT_BATCH_ROWS,
         )
         rows.create(
             Comment,

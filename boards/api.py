@@ -87,7 +87,11 @@ class BoardViewSet(viewsets.GenericViewSet):
         if request.method == "PUT":
             data = validated(ColumnsUpdateSerializer, request.data)
             specs = [
-                {key: column[key] for key in ("id", "name", "wip_limit") if key in column}
+                {
+                    key: column[key]
+                    for key in ("id", "name", "wip_limit", "requires_review")
+                    if key in column
+                }
                 for column in data["columns"]
             ]
             services.board_set_columns(actor=request.user, board_id=int(pk), columns=specs)

@@ -15,6 +15,11 @@ class Board(models.Model):
     # The sequence number of the board's latest event; bumped in the writer's
     # transaction, so events are numbered in commit order without gaps.
     last_event_seq = models.BigIntegerField(default=0)
+    # Who may pass a ticket through a review column: any member with write rights, or
+    # humans only (agents are refused with humans_review).
+    review_by = models.CharField(
+        max_length=10, choices=[("anyone", "anyone"), ("humans", "humans")], default="anyone"
+    )
 
     class Meta:
         ordering = ["name", "id"]
@@ -28,6 +33,8 @@ class Column(models.Model):
     name = models.CharField(max_length=100)
     position = models.PositiveIntegerField()
     wip_limit = models.PositiveIntegerField(null=True, blank=True)
+    # A ticket leaves this column forward only by an approval (POST /review).
+    requires_review = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["board_id", "position"]

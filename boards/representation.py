@@ -14,6 +14,7 @@ def board_representation(board: Board) -> dict:
         "id": board.pk,
         "name": board.name,
         "description": board.description,
+        "review_by": board.review_by,
         "columns": [column.name for column in board.columns.all()],
     }
     if hasattr(board, "ticket_count"):

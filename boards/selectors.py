@@ -40,6 +40,7 @@ def board_columns(*, board_id: int) -> list[dict]:
             "name": column.name,
             "position": column.position,
             "wip_limit": column.wip_limit,
+            "requires_review": column.requires_review,
             "ticket_count": column.ticket_count,
             "is_full": column.wip_limit is not None and column.ticket_count >= column.wip_limit,
         }

@@ -3,7 +3,7 @@ from rest_framework import serializers
 from boards import rules
 from boards.models import Board, Role
 from boards.representation import board_representation
-from core.adapters import RefuseUnknownFields
+from core.adapters import RefuseUnknownFields, StrictBooleanField
 from core.ids import ID_MAX
 
 
@@ -18,6 +18,12 @@ class ColumnSerializer(RefuseUnknownFields):
         required=False,
         allow_null=True,
         help_text="null for no limit; a kept column keeps its limit if this is absent.",
+    )
+    requires_review = StrictBooleanField(
+        required=False,
+        help_text="Tickets leave it forward only by an approval (POST /api/tickets/{id}/review) "
+        "and cannot skip it; a kept column keeps its setting if this is absent, a new one is "
+        "false. Not the first or last column.",
     )
     position = serializers.IntegerField(read_only=True)
     ticket_count = serializers.IntegerField(read_only=True)
@@ -44,6 +50,7 @@ class BoardSerializer(serializers.ModelSerializer):
             "id",
             "name",
             "description",
+            "review_by",
             "columns",
             "ticket_count",
             "created_by",
@@ -62,6 +69,12 @@ class BoardWriteSerializer(RefuseUnknownFields):
     name = serializers.CharField(max_length=rules.NAME_MAX)
     description = serializers.CharField(
         max_length=rules.DESCRIPTION_MAX, allow_blank=True, required=False, trim_whitespace=False
+    )
+    review_by = serializers.ChoiceField(
+        choices=rules.REVIEW_BY,
+        required=False,
+        help_text='Who may review tickets in review columns: "anyone" with write rights '
+        '(the default) or "humans" only. Board admins only may change it.',
     )
 
 

@@ -11,7 +11,7 @@ from boards.access import ADMIN, WRITE, require_board
 from boards.events import broadcast_after_commit, event_append
 from boards.models import DEFAULT_COLUMNS, Board, BoardMembership, Column, Role
 from boards.representation import board_representation
-from boards.rules import COLUMN_NAME_MAX, COLUMNS_MAX, DESCRIPTION_MAX, NAME_MAX
+from boards.rules import COLUMN_NAME_MAX, COLUMNS_MAX, DESCRIPTION_MAX, NAME_MAX, REVIEW_BY
 from boards.selectors import board_columns
 from core import groups
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
@@ -39,6 +39,12 @@ def _clean_description(value) -> str:
     return value
 
 
+def _clean_review_by(value) -> str:
+    if value not in REVIEW_BY:
+        raise _invalid("review_by", f"Must be one of {', '.join(REVIEW_BY)}.")
+    return value
+
+
 def board_payload(board: Board) -> dict:
     """What a board event carries about `board`: its one representation."""
     return board_representation(board)
@@ -57,10 +63,16 @@ def board_get_for_write(board_id: int) -> Board:
 
 @retry_once_on_deadlock
 def board_create(
-    *, actor, name: str, description: str = "", columns: list[str] | None = None
+    *,
+    actor,
+    name: str,
+    description: str = "",
+    columns: list[str] | None = None,
+    review_by: str = "anyone",
 ) -> Board:
     name = _clean_name(name)
     description = _clean_description(description)
+    review_by = _clean_review_by(review_by)
     column_specs = [{"name": column} for column in (columns or DEFAULT_COLUMNS)]
     specs = _clean_column_specs(column_specs)
     if not access.may_create_boards(actor):
@@ -69,7 +81,9 @@ def board_create(
             code="token_may_not_create_boards",
         )
     with transaction.atomic():
-        board = Board.objects.create(name=name, description=description, created_by=actor)
+        board = Board.objects.create(
+            name=name, description=description, created_by=actor, review_by=review_by
+        )
         BoardMembership.objects.create(board=board, user=actor, role=Role.ADMIN)
         access.forget_roles(actor)
         Column.objects.bulk_create(
@@ -84,7 +98,9 @@ def board_create(
 
 @retry_once_on_deadlock
 def board_update(*, actor, board_id: int, **changes) -> Board:
-    unknown = sorted(set(changes) - {"name", "description"})
+    """Rename the board or change its description (write rights), or change who may
+    review (`review_by`: board admins only, like the columns that require review)."""
+    unknown = sorted(set(changes) - {"name", "description", "review_by"})
     if unknown:
         raise InvalidInput(f"Unknown field(s): {', '.join(unknown)}.")
     cleaned = {}
@@ -92,9 +108,13 @@ def board_update(*, actor, board_id: int, **changes) -> Board:
         cleaned["name"] = _clean_name(changes["name"])
     if "description" in changes:
         cleaned["description"] = _clean_description(changes["description"])
+    if "review_by" in changes:
+        cleaned["review_by"] = _clean_review_by(changes["review_by"])
     with transaction.atomic():
         require_board(actor, board_id, WRITE)
         board = board_get_for_write(board_id)
+        if "review_by" in cleaned and cleaned["review_by"] != board.review_by:
+            require_board(actor, board_id, ADMIN)
         if all(getattr(board, key) == value for key, value in cleaned.items()):
             return board
         for key, value in cleaned.items():
@@ -162,8 +182,25 @@ def _clean_column_specs(specs) -> list[dict]:
         cleaned_spec = {"id": column_id, "name": name}
         if "wip_limit" in spec:
             cleaned_spec["wip_limit"] = wip_limit
+        if "requires_review" in spec:
+            if not isinstance(spec["requires_review"], bool):
+                raise _invalid(f"columns[{index}].requires_review", "Must be true or false.")
+            cleaned_spec["requires_review"] = spec["requires_review"]
         cleaned.append(cleaned_spec)
     return cleaned
+
+
+def _ensure_review_between(columns: list[Column]) -> None:
+    """A review column passes an approved ticket on to the next column and sends one
+    with changes requested back to the one before: it has both."""
+    for index, column in enumerate(columns):
+        if column.requires_review and index in (0, len(columns) - 1):
+            where = "first" if index == 0 else "last"
+            raise _invalid(
+                f"columns[{index}].requires_review",
+                f"The {where} column ({column.name!r}) cannot require review: a review "
+                "column needs a column before it and one after it.",
+            )
 
 
 @retry_once_on_deadlock
@@ -171,7 +208,8 @@ def board_set_columns(*, actor, board_id: int, columns: list[dict]) -> list[Colu
     """Make the board's columns exactly `columns`, in that order. An entry with an `id`
     keeps that column (renamed, moved, new WIP limit: its tickets go with it); one
     without is added; a column left out is removed, which is refused while it holds
-    tickets. A kept column without a `wip_limit` key keeps its limit; null clears it.
+    tickets. A kept column without a `wip_limit` key keeps its limit; null clears it, and
+    likewise `requires_review` (false for a new column; never the first or last column).
     Board admins only: the columns carry the WIP limits that only admins may override."""
     specs = _clean_column_specs(columns)
     with transaction.atomic():
@@ -220,8 +258,11 @@ def board_set_columns(*, actor, board_id: int, columns: list[dict]) -> list[Colu
             column.name, column.position = spec["name"], index
             # An existing column keeps its WIP limit unless the request names one.
             column.wip_limit = spec.get("wip_limit", column.wip_limit)
-            column.save()
+            column.requires_review = spec.get("requires_review", column.requires_review)
             result.append(column)
+        _ensure_review_between(result)
+        for column in result:
+            column.save()
         board.save(update_fields=["updated_at"])
         event_append(
             board_id=board.pk,

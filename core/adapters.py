@@ -49,3 +49,13 @@ class RefuseUnknownFields(serializers.Serializer):
             if errors:
                 raise serializers.ValidationError(errors, code="unknown_field")
         return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A boolean that must arrive as JSON true or false: DRF's BooleanField would also
+    take "yes", "1" or 0."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data

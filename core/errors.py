@@ -74,6 +74,24 @@ class LeaseLost(Conflict):
     code = "lease_lost"
 
 
+class ReviewRequired(Conflict):
+    """A move forward out of a column that requires review, or past one, other than by
+    an approval (POST /api/tickets/{id}/review)."""
+
+    code = "review_required"
+
+
+class TooFrequent(DomainError):
+    """The same write again too soon (429 `rate_limited`, with `Retry-After`)."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, extra={"retry_after": retry_after})
+        self.retry_after_seconds = retry_after
+
+
 def field_error(field: str, message: str, code: str = "invalid") -> dict:
     return {"field": field, "message": message, "code": code}
 
@@ -178,6 +196,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, DomainError):
         body = error_body(exc.message, exc.code, exc.validation_errors, **exc.extra)
         response = Response(body, status=exc.status)
+        if isinstance(exc, TooFrequent):
+            response["Retry-After"] = str(exc.retry_after_seconds)
         return database_busy(response) if isinstance(exc, DatabaseBusy) else response
     exc = _client_fault(exc)
     if isinstance(exc, Http404):

@@ -27,11 +27,20 @@ The loop:
    claim_token. A `lease_lost` error means your lease ran out and someone else has the
    task now: stop working on it and go back to 1.
 5. If you cannot finish, release_task so that someone else can take it.
-
+{review}
 Errors name a code: conflict/claimed (someone else holds the task), conflict/wip_limit
 (the column is full), version_conflict (the task changed since you read it: read it
 again). The board changes live: {board} is its current state, and
 get_board_events(board_id={board_id}, since=N) the changes after event N."""
+
+
+REVIEW = """\
+Review gates: a task passes {gates} only by someone else's approval. Finish your part by
+moving the task into the review column (update_task_status); moving it past is refused
+with conflict/review_required. If changes are requested, the task comes back to the
+column before, unclaimed, with the reviewer's comment (get_task): claim it again.
+You may review others' tasks there with review_task, never your own.
+"""
 
 
 def work_on_board_text(actor, board_id: int) -> str:
@@ -40,14 +49,17 @@ def work_on_board_text(actor, board_id: int) -> str:
     lines = [
         f"- {column['name']}"
         + (f" (limit {column['wip_limit']})" if column["wip_limit"] else "")
+        + (" (requires review)" if column["requires_review"] else "")
         + f": {column['ticket_count']} now"
         for column in columns
     ]
+    gates = [column["name"] for column in columns if column["requires_review"]]
     return LOOP.format(
         name=board.name,
         board_id=board_id,
         columns="\n".join(lines),
         last=columns[-1]["name"],
+        review=REVIEW.format(gates=", ".join(f'"{name}"' for name in gates)) if gates else "",
         ready=ready_uri(board_id),
         board=board_uri(board_id),
     )

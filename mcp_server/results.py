@@ -77,6 +77,8 @@ def _has_nul(value: Any) -> bool:
         return "\x00" in value
     if isinstance(value, list | tuple):
         return any(_has_nul(item) for item in value)
+    if isinstance(value, dict):  # the objects of a list argument (create_subtasks)
+        return any(_has_nul(item) for item in value.values())
     return False
 
 

@@ -43,6 +43,11 @@ LeaseExpiresAt = Annotated[
 ]
 
 
+class SubtaskCounts(TypedDict):
+    total: int
+    done: Annotated[int, Field(description="How many are in the board's last column.")]
+
+
 class TaskBrief(TypedDict):
     """A task in one line: what a list or a board needs, without the long texts."""
 
@@ -60,6 +65,18 @@ class TaskBrief(TypedDict):
     version: Annotated[
         int, Field(description="Changes with every edit: pass it back to edit_task and moves.")
     ]
+    parent_id: Annotated[int | None, Field(description="The task it is a subtask of, if any.")]
+    subtasks: Annotated[
+        SubtaskCounts, Field(description="Its subtasks (create_subtasks): how many, how many done.")
+    ]
+
+
+class Progress(TypedDict):
+    """What the task's claimant says it is doing now; nulls when nothing is reported."""
+
+    status: str | None
+    percent: Annotated[int | None, Field(description="0 to 100, when given.")]
+    at: Annotated[str | None, Field(json_schema_extra={"format": "date-time"})]
 
 
 class TaskDetail(TaskBrief):
@@ -75,6 +92,7 @@ class TaskDetail(TaskBrief):
     updated_at: Moment
     lease_expires_at: LeaseExpiresAt
     blocked_by: Annotated[list[int], Field(description="Ids of the tasks blocking it.")]
+    progress: Progress
 
 
 BRIEF_FIELDS = tuple(TaskBrief.__annotations__)
@@ -164,6 +182,10 @@ class Column(TypedDict):
     name: str
     position: Annotated[int, Field(description="Its place on the board, from the left.")]
     wip_limit: Annotated[int | None, Field(description="At most this many tasks (null: any).")]
+    requires_review: Annotated[
+        bool,
+        Field(description="Tasks leave it forward only by an approval (review_task)."),
+    ]
     ticket_count: int
     is_full: Annotated[bool, Field(description="It is at its WIP limit.")]
 
@@ -265,6 +287,10 @@ class ColumnState(TypedDict):
 
     name: str
     wip_limit: Annotated[int | None, Field(description="At most this many tasks (null: any).")]
+    requires_review: Annotated[
+        bool,
+        Field(description="Tasks leave it forward only by an approval (review_task)."),
+    ]
     ticket_count: int
     tickets: Annotated[list[TaskBrief], Field(description="Its top tasks, in order.")]
     more: Annotated[int, Field(description="How many of its tasks are not shown.")]
@@ -299,6 +325,13 @@ class TaskAnswer(TypedDict):
     """The task as it is after the change."""
 
     task: TaskBrief
+
+
+class SubtasksAnswer(TypedDict):
+    """The task with its new subtasks (create_subtasks)."""
+
+    task: Annotated[TaskBrief, Field(description="The parent task, with its new counts.")]
+    subtasks: Annotated[list[TaskBrief], Field(description="The new subtasks, in order.")]
 
 
 class ClaimAnswer(TypedDict):
@@ -339,10 +372,25 @@ class CommentAdded(TypedDict):
     comment: NewComment
 
 
+class ReviewAnswer(TypedDict):
+    """The task where your review put it (review_task)."""
+
+    task: TaskBrief
+    decision: Literal["approve", "request_changes"]
+    from_column: Annotated[str, Field(description="The review column it left.")]
+
+
 class DependenciesAnswer(TypedDict):
     """The task's dependencies after the change."""
 
     dependencies: Dependencies
+
+
+class ProgressAnswer(TypedDict):
+    """Your report, as the task's card now shows it (report_progress)."""
+
+    task_id: int
+    progress: Progress
 
 
 class BoardEvent(TypedDict):

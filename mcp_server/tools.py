@@ -6,13 +6,15 @@ argument; the others are, with their types and descriptions. A tool that waits
 caller afresh in a database thread, for each look."""
 
 from collections.abc import Callable
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NotRequired
 
 from django.db.models import F, Window
 from django.db.models.functions import RowNumber
-from pydantic import Field
+from pydantic import ConfigDict, Field, with_config
+from typing_extensions import TypedDict
 
 from boards.selectors import board_columns, board_get, board_list
+from comments.reviews import ticket_review_with_comment
 from comments.selectors import ticket_comments
 from comments.services import TEXT_MAX as COMMENT_MAX
 from comments.services import comment_create
@@ -30,6 +32,9 @@ from mcp_server.shapes import (
     CommentAdded,
     DependenciesAnswer,
     Heartbeat,
+    ProgressAnswer,
+    ReviewAnswer,
+    SubtasksAnswer,
     TaskAnswer,
     TaskInFull,
     TaskPage,
@@ -128,6 +133,7 @@ def get_board_state(
         {
             "name": column["name"],
             "wip_limit": column["wip_limit"],
+            "requires_review": column["requires_review"],
             "ticket_count": column["ticket_count"],
             "tickets": by_column.get(column["name"], []),
             "more": column["ticket_count"] - len(by_column.get(column["name"], [])),
@@ -139,7 +145,8 @@ def get_board_state(
 
 def list_columns(actor, board_id: BoardId) -> BoardColumns:
     """The board's columns in order, with WIP limits, ticket counts and whether each is full.
-    Tasks reaching the last column are finished."""
+    Tasks reaching the last column are finished. A column that requires review lets a task
+    go on only by an approval (review_task) by someone other than its claimant."""
     board_get(actor=actor, board_id=board_id)
     return {"board_id": board_id, "columns": board_columns(board_id=board_id)}
 
@@ -233,8 +240,13 @@ def create_task(
     ] = None,
     assignee: Annotated[str | None, Field(max_length=150, description="A username.")] = None,
     labels: Labels | None = None,
+    parent_id: Annotated[
+        int | None,
+        Field(ge=1, le=ID_MAX, description="Make it a subtask of this task (same board)."),
+    ] = None,
 ) -> TaskAnswer:
-    """Create a task at the bottom of a column (the board's first by default)."""
+    """Create a task at the bottom of a column (the board's first by default). To break a
+    task into several subtasks at once, use create_subtasks."""
     ticket = services.ticket_create(
         actor=actor,
         board_id=board_id,
@@ -245,6 +257,7 @@ def create_task(
         column=column,
         assignee=assignee,
         labels=labels,
+        parent_id=parent_id,
     )
     return {"task": task_brief(ticket_get(actor=actor, ticket_id=ticket.pk))}
 
@@ -263,6 +276,15 @@ def edit_task(
     labels: Annotated[
         Labels | None, Field(description="The complete new set of labels; [] to remove all.")
     ] = None,
+    parent_id: Annotated[
+        int | None,
+        Field(
+            ge=0,
+            le=ID_MAX,
+            description="Make it a subtask of this task (same board, at most 3 levels); "
+            "0 to detach it from its parent.",
+        ),
+    ] = None,
     claim_token: HeldWith = None,
 ) -> TaskAnswer:
     """Change a task's fields; only the ones you give change. Pass the version you read.
@@ -279,6 +301,8 @@ def edit_task(
         }.items()
         if value is not None
     }
+    if parent_id is not None:
+        changes["parent_id"] = parent_id or None
     if not changes:
         raise InvalidInput("Give at least one field to change.")
     services.ticket_update(
@@ -310,11 +334,16 @@ def update_task_status(
     override_wip: Annotated[
         bool, Field(description="Board admins only: move into a column at its WIP limit.")
     ] = False,
+    override_subtasks: Annotated[
+        bool,
+        Field(description="Board admins only: finish a task whose subtasks are not finished."),
+    ] = False,
     claim_token: HeldWith = None,
 ) -> TaskAnswer:
     """Move a task to a column (its status), e.g. to the last column when it is done, which
     ends your claim and unblocks the tasks waiting for it. Refused if the column is at its
-    WIP limit or someone else holds the task."""
+    WIP limit or someone else holds the task, and a task reaches the last column only
+    after its subtasks (conflict/open_subtasks)."""
     places = [
         place
         for place in (
@@ -335,9 +364,48 @@ def update_task_status(
         position=places[0] if places else None,
         expected_version=version,
         override_wip=override_wip,
+        override_subtasks=override_subtasks,
         claim_token=claim_token,
     )
     return {"task": task_brief(ticket_get(actor=actor, ticket_id=task_id))}
+
+
+@with_config(ConfigDict(extra="forbid"))
+class NewSubtask(TypedDict):
+    """One subtask to make: only its title is required."""
+
+    title: Annotated[str, Field(min_length=1, max_length=rules.TITLE_MAX)]
+    description: NotRequired[Annotated[str, Field(max_length=rules.TEXT_MAX)]]
+    acceptance_criteria: NotRequired[
+        Annotated[str, Field(max_length=rules.TEXT_MAX, description="When is it done?")]
+    ]
+    priority: NotRequired[Priority]
+
+
+def create_subtasks(
+    actor,
+    task_id: Annotated[
+        int, Field(ge=1, le=ID_MAX, description="The task to break down (their parent).")
+    ],
+    subtasks: Annotated[
+        list[NewSubtask],
+        Field(
+            min_length=1,
+            max_length=rules.SUBTASKS_MAX,
+            description=f"1 to {rules.SUBTASKS_MAX} subtasks, in the order to do them.",
+        ),
+    ],
+) -> SubtasksAnswer:
+    """Break a task into subtasks in one step: all of them are made (in the board's first
+    column) or, if one is invalid, none. claim_next_task then hands out the subtasks,
+    not the parent, and the parent reaches the last column only after all of them."""
+    made = services.ticket_create_subtasks(
+        actor=actor, ticket_id=task_id, subtasks=[dict(spec) for spec in subtasks]
+    )
+    return {
+        "task": task_brief(ticket_get(actor=actor, ticket_id=task_id)),
+        "subtasks": task_briefs(made),
+    }
 
 
 def claim_task(actor, task_id: TaskId, lease_seconds: LeaseSeconds = None) -> ClaimAnswer:
@@ -396,6 +464,64 @@ def heartbeat(
         "claimed_by": detail["claimed_by"],
         "lease_expires_at": detail["lease_expires_at"],
         "claim_token": ticket.claim_token,
+    }
+
+
+def report_progress(
+    actor,
+    task_id: TaskId,
+    status: Annotated[
+        str, Field(min_length=1, max_length=200, description="What you are doing now.")
+    ],
+    percent: Annotated[int | None, Field(ge=0, le=100, description="How far along.")] = None,
+    claim_token: HeldWith = None,
+) -> ProgressAnswer:
+    """Say what you are doing on a task you hold ("running the test suite", 60): people
+    watching the board see it on the card at once, until your claim ends. At most one
+    report every few seconds per task (rate_limited otherwise)."""
+    ticket = services.ticket_report_progress(
+        actor=actor, ticket_id=task_id, status=status, percent=percent, claim_token=claim_token
+    )
+    return {"task_id": ticket.pk, "progress": task_detail(ticket)["progress"]}
+
+
+def review_task(
+    actor,
+    task_id: TaskId,
+    decision: Annotated[
+        Literal["approve", "request_changes"],
+        Field(
+            description="approve: on to the next column. request_changes: back to the column "
+            "before, with your comment; its claim ends and it can be claimed again."
+        ),
+    ],
+    comment: Annotated[
+        str | None,
+        Field(max_length=COMMENT_MAX, description="Markdown; required for request_changes."),
+    ] = None,
+    override: Annotated[
+        bool,
+        Field(description="Board admins only: review your own work. Audited."),
+    ] = False,
+    version: Version = None,
+) -> ReviewAnswer:
+    """Review a task waiting in a column that requires review (list_columns says which):
+    only an approval moves it on. Refused (forbidden/self_review) for the task's claimant
+    and whoever moved it into review, and for agents (forbidden/humans_review) on a board
+    where only people review."""
+    before = ticket_get(actor=actor, ticket_id=task_id).column.name
+    ticket_review_with_comment(
+        actor=actor,
+        ticket_id=task_id,
+        decision=decision,
+        comment=comment,
+        override=override,
+        expected_version=version,
+    )
+    return {
+        "task": task_brief(ticket_get(actor=actor, ticket_id=task_id)),
+        "decision": decision,
+        "from_column": before,
     }
 
 
@@ -492,11 +618,14 @@ READ_TOOLS = [
 ]
 WRITE_TOOLS = [
     create_task,
+    create_subtasks,
     edit_task,
     update_task_status,
     claim_task,
     claim_next_task,
     heartbeat,
+    report_progress,
+    review_task,
     release_task,
     add_comment,
     add_dependency,

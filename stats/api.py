@@ -103,6 +103,7 @@ class DragDropMetricsView(StatsView):
     @extend_schema(parameters=PERIOD_PARAMETERS)
     def get(self, request, board_id: int):
         """Moves in the period by source -> target column and by actor kind (human,
-        agent), and refused moves by reason (wip_limit, claimed, version_conflict)."""
+        agent), and refused moves by reason (wip_limit, claimed, version_conflict,
+        review_required)."""
         data = selectors.drag_drop_metrics(board_id=int(board_id), period=period_of(request))
         return Response(data)

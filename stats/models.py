@@ -3,13 +3,15 @@ from django.db import models
 
 
 class RefusedMove(models.Model):
-    """A move the board refused (WIP limit, someone else's claim, a stale version).
+    """A move the board refused (WIP limit, someone else's claim, a stale version, a
+    review gate).
     Nothing else records these: the refused write itself is rolled back."""
 
     class Reason(models.TextChoices):
         WIP_LIMIT = "wip_limit", "WIP limit"
         CLAIMED = "claimed", "claimed by someone else"
         VERSION_CONFLICT = "version_conflict", "stale version"
+        REVIEW_REQUIRED = "review_required", "review required"
 
     board = models.ForeignKey("boards.Board", on_delete=models.CASCADE, related_name="+")
     ticket_id = models.BigIntegerField()

@@ -22,7 +22,10 @@ from tickets.serializers import (
     DependenciesWriteSerializer,
     HeartbeatSerializer,
     LeaseSerializer,
+    ProgressReportSerializer,
     ReleaseSerializer,
+    SubtasksCreatedSerializer,
+    SubtasksCreateSerializer,
     TicketCreateSerializer,
     TicketMoveSerializer,
     TicketSerializer,
@@ -98,6 +101,7 @@ class TicketViewSet(viewsets.GenericViewSet):
             "heartbeat": HeartbeatSerializer,
             "release": ReleaseSerializer,
             "dependencies": DependenciesWriteSerializer,
+            "subtasks": SubtasksCreateSerializer,
         }.get(self.action, TicketSerializer)
 
     @extend_schema(parameters=[TicketFilterSerializer], responses=TicketSerializer(many=True))
@@ -209,6 +213,24 @@ class TicketViewSet(viewsets.GenericViewSet):
         )
 
     @extend_schema(
+        request=ProgressReportSerializer,
+        responses=TicketSerializer,
+        parameters=[CLAIM_TOKEN_PARAMETER],
+    )
+    @action(detail=True, methods=["post"])
+    def progress(self, request, pk: int):
+        """Say what you are doing on a ticket you hold: `status` (at most 200 characters)
+        and `percent` (0-100, optional). Shown on the card live until your claim ends;
+        at most one report per PROGRESS_MIN_INTERVAL_SECONDS (429 rate_limited)."""
+        data = validated(ProgressReportSerializer, request.data)
+        token = claim_token(request, data.pop("claim_token", None))
+        return ticket_answer(
+            services.ticket_report_progress(
+                actor=request.user, ticket_id=int(pk), claim_token=token, **data
+            )
+        )
+
+    @extend_schema(
         request=ReleaseSerializer, responses=TicketSerializer, parameters=[CLAIM_TOKEN_PARAMETER]
     )
     @action(detail=True, methods=["post"])
@@ -235,6 +257,33 @@ class TicketViewSet(viewsets.GenericViewSet):
                 selectors.ticket_dependencies(actor=request.user, ticket_id=int(pk))
             ).data
         )
+
+    @extend_schema(methods=["GET"], responses=TicketSerializer(many=True))
+    @extend_schema(
+        methods=["POST"],
+        request=SubtasksCreateSerializer,
+        responses={201: SubtasksCreatedSerializer},
+    )
+    @action(detail=True, methods=["get", "post"])
+    def subtasks(self, request, pk: int):
+        """GET the ticket's subtasks, oldest first, a page at a time. POST {"subtasks":
+        [{title, description?, acceptance_criteria?, priority?}, …]} makes new subtasks of
+        it in one transaction: all of them, or none with a 400 naming the bad item."""
+        if request.method == "POST":
+            data = validated(SubtasksCreateSerializer, request.data)
+            made = services.ticket_create_subtasks(actor=request.user, ticket_id=int(pk), **data)
+            parent = selectors.ticket_get(actor=request.user, ticket_id=int(pk))
+            body = {
+                "parent": TicketSerializer(parent).data,
+                "subtasks": TicketSerializer(made, many=True).data,
+            }
+            return Response(body, status=status.HTTP_201_CREATED)
+        tickets = selectors.with_page_relations(
+            selectors.ticket_subtasks(actor=request.user, ticket_id=int(pk))
+        )
+        page = self.paginate_queryset(tickets)
+        selectors.attach_relations(page)
+        return self.get_paginated_response(TicketSerializer(page, many=True).data)
 
 
 class ClaimNextView(APIView):

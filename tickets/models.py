@@ -75,6 +75,22 @@ class Ticket(models.Model):
     blocked_by = models.ManyToManyField(
         "self", symmetrical=False, related_name="blocks", blank=True
     )
+    # A subtask's parent, on the same board (at most three levels deep).
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="subtasks"
+    )
+    # Who moved the ticket into the review column it is in: that identity may not review it.
+    review_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # The claimant's latest progress report, cleared when the claim ends.
+    progress_status = models.CharField(max_length=200, blank=True, default="")
+    progress_percent = models.PositiveSmallIntegerField(null=True, blank=True)
+    progress_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

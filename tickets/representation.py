@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from core.isotime import iso_datetime
 from tickets.models import Ticket
-from tickets.selectors import board_last_column_id, prefetched
+from tickets.selectors import board_last_column_id, prefetched, subtask_counts
 
 
 def ticket_representation(ticket: Ticket, *, now: datetime | None = None) -> dict:
@@ -42,7 +42,16 @@ def ticket_representation(ticket: Ticket, *, now: datetime | None = None) -> dic
         ),
         "blocked_by": sorted(blocker.pk for blocker in blockers),
         "is_blocked": _has_unfinished(ticket, blockers),
+        "parent_id": ticket.parent_id,
+        "subtasks": _subtasks(ticket),
+        "progress": progress_shown(ticket, now),
     }
+
+
+def _subtasks(ticket: Ticket) -> dict:
+    """How many subtasks the ticket has, and how many of them reached the last column."""
+    total, done = subtask_counts(ticket)
+    return {"total": total, "done": done}
 
 
 def _has_unfinished(ticket: Ticket, blockers: list[Ticket]) -> bool:
@@ -53,3 +62,22 @@ def _has_unfinished(ticket: Ticket, blockers: list[Ticket]) -> bool:
     if last_column_id is None:
         last_column_id = board_last_column_id(ticket.board_id)
     return any(blocker.column_id != last_column_id for blocker in blockers)
+
+
+def report_of_claim(ticket: Ticket) -> bool:
+    """Whether the ticket's stored report was made under its current claim."""
+    return bool(
+        ticket.progress_at and ticket.claimed_at and ticket.progress_at >= ticket.claimed_at
+    )
+
+
+def progress_shown(ticket: Ticket, now) -> dict:
+    """The report as every surface shows it, or nulls when there is none: only a live
+    claim's own report counts, so a report ends with its claim (released, finished,
+    lapsed or taken over) without a write."""
+    live = ticket.active_claimant_id(now) is not None and report_of_claim(ticket)
+    return {
+        "status": ticket.progress_status if live else None,
+        "percent": ticket.progress_percent if live else None,
+        "at": ticket.progress_at.isoformat() if live else None,
+    }

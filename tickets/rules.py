@@ -14,6 +14,9 @@ BULK_MAX = settings.BULK_MAX_ITEMS  # tickets in one bulk request
 # Order keys longer than this make the service re-space the column (the field holds 255).
 POSITION_KEY_MAX = 128
 DEPENDENCIES_MAX = 50
+# Levels of subtasks: a ticket, its subtask, the subtask's subtask.
+SUBTASK_DEPTH_MAX = 3
+SUBTASKS_MAX = 50  # subtasks made in one create_subtasks call
 PRIORITY_NAMES = [member.label for member in Priority]
 
 

@@ -2,10 +2,11 @@ import copy
 from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
-from boards.access import READ, readable_boards, readable_ticket, require_board
-from boards.models import Column
+from boards.access import READ, WRITE, can, readable_boards, readable_ticket, require_board
+from boards.models import Board, Column
 from tickets import rules
 from tickets.models import Label, Ticket
 
@@ -30,21 +31,65 @@ def board_last_column_id(board_id: int) -> int | None:
     )
 
 
+def _subtasks_counted(**only) -> Coalesce:
+    """How many subtasks the outer ticket has (of them, those matching `only`). The
+    condition is the count's, not the WHERE's: the lookup stays on the parent index."""
+    counted = (
+        Ticket.objects.filter(parent_id=OuterRef("pk"))
+        .order_by()
+        .values("parent_id")
+        .annotate(n=Count("pk", filter=Q(**only)) if only else Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def with_subtask_counts(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    """`tickets` (annotated with `last_column_id`) with `subtasks_total` and
+    `subtasks_done` (those in the board's last column), in the query that reads them:
+    an index lookup a row, not a query a ticket."""
+    return tickets.annotate(subtasks_total=_subtasks_counted()).annotate(
+        subtasks_done=_subtasks_counted(column_id=OuterRef("last_column_id"))
+    )
+
+
+def subtask_counts(ticket: Ticket) -> tuple[int, int]:
+    """(total, done) of the ticket's subtasks: annotated by `ticket_queryset()`, else
+    read (one query, for a ticket read some other way)."""
+    total = getattr(ticket, "subtasks_total", None)
+    done = getattr(ticket, "subtasks_done", None)
+    if total is not None and done is not None:
+        return total, done
+    last_column_id = getattr(ticket, "last_column_id", None)
+    if last_column_id is None:
+        last_column_id = board_last_column_id(ticket.board_id)
+    counts = Ticket.objects.filter(parent_id=ticket.pk).aggregate(
+        total=Count("pk"), done=Count("pk", filter=Q(column_id=last_column_id))
+    )
+    return counts["total"], counts["done"]
+
+
 def ticket_queryset() -> QuerySet[Ticket]:
     """Tickets with everything their representation reads, in a constant number of queries."""
-    return (
-        Ticket.objects.select_related("column", "assignee", "created_by", "claimed_by")
-        .annotate(last_column_id=last_column_subquery())
-        .prefetch_related(
-            Prefetch("labels", queryset=Label.objects.order_by("name")),
-            Prefetch("blocked_by", queryset=Ticket.objects.only(*BLOCKER_FIELDS).order_by("id")),
-        )
+    tickets = Ticket.objects.select_related("column", "assignee", "created_by", "claimed_by")
+    tickets = with_subtask_counts(tickets.annotate(last_column_id=last_column_subquery()))
+    return tickets.prefetch_related(
+        Prefetch("labels", queryset=Label.objects.order_by("name")),
+        Prefetch("blocked_by", queryset=Ticket.objects.only(*BLOCKER_FIELDS).order_by("id")),
     )
 
 
 def ticket_get(*, actor, ticket_id: int) -> Ticket:
     """The ticket, or NotFound when it is missing or on a board `actor` may not read."""
     return readable_ticket(actor, ticket_queryset(), ticket_id)
+
+
+def ticket_subtasks(*, actor, ticket_id: int) -> QuerySet[Ticket]:
+    """The ticket's subtasks, oldest first (the order they were planned in); NotFound as
+    `ticket_get` for a ticket `actor` may not read. Read a page at a time with
+    `with_page_relations` and `attach_relations`, as lists are."""
+    parent = readable_ticket(actor, Ticket.objects.only("pk", "board_id"), ticket_id)
+    return ticket_queryset().filter(parent_id=parent.pk).order_by("id")
 
 
 def ticket_list(
@@ -211,3 +256,18 @@ def ticket_dependencies(*, actor, ticket_id: int) -> dict:
         "blocked_by": blocked_by,
         "blocks": [ref(other) for other in refs if other.pk not in blocker_ids],
     }
+
+
+def awaiting_review_by(tickets: QuerySet[Ticket], *, actor, board_id: int, now) -> QuerySet[Ticket]:
+    """Of `tickets` (of the board `board_id`), those waiting in a column that requires
+    review which `actor` may review (tickets.services.review's rule): none for someone
+    who may not write there, or for an agent where only people review; never a ticket
+    `actor` holds or moved into review."""
+    review_by = Board.objects.filter(pk=board_id).values_list("review_by", flat=True).first()
+    if not can(actor, board_id, WRITE) or (review_by == "humans" and actor.is_agent):
+        return tickets.none()
+    return (
+        tickets.filter(column__requires_review=True)
+        .exclude(review_requested_by=actor)
+        .exclude(claimed_by=actor, lease_expires_at__gt=now)
+    )

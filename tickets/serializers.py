@@ -7,6 +7,21 @@ from tickets.models import Ticket
 from tickets.representation import ticket_representation
 
 
+class ProgressSerializer(serializers.Serializer):
+    """The claimant's latest progress report (nulls when there is none)."""
+
+    status = serializers.CharField(read_only=True, allow_null=True)
+    percent = serializers.IntegerField(read_only=True, allow_null=True)
+    at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+
+class SubtaskCountsSerializer(serializers.Serializer):
+    total = serializers.IntegerField(read_only=True, help_text="How many subtasks it has.")
+    done = serializers.IntegerField(
+        read_only=True, help_text="How many of them are in the board's last column."
+    )
+
+
 class TicketSerializer(serializers.ModelSerializer):
     """How a ticket looks everywhere: API responses, board events, MCP task details."""
 
@@ -32,6 +47,16 @@ class TicketSerializer(serializers.ModelSerializer):
         read_only=True,
         help_text="Blocked by a ticket that has not reached the board's last column.",
     )
+    parent_id = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="The ticket it is a subtask of, if any."
+    )
+    subtasks = SubtaskCountsSerializer(
+        read_only=True, help_text="Its subtasks: how many, and how many are done."
+    )
+    progress = ProgressSerializer(
+        read_only=True,
+        help_text="What the claimant says it is doing now (POST /progress); ends with the claim.",
+    )
 
     class Meta:
         model = Ticket
@@ -56,6 +81,9 @@ class TicketSerializer(serializers.ModelSerializer):
             "lease_expires_at",
             "blocked_by",
             "is_blocked",
+            "parent_id",
+            "subtasks",
+            "progress",
         ]
         read_only_fields = fields
 
@@ -108,6 +136,19 @@ class ClaimTokenField(StrictCharField):
         super().__init__(**kwargs)
 
 
+class OverrideSubtasksField(serializers.BooleanField):
+    """A move's `override_subtasks`: a board admin finishes a parent whose subtasks are not."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault(
+            "help_text",
+            "Admins only: move a ticket with unfinished subtasks to the last column "
+            "(else 409 open_subtasks); audited.",
+        )
+        super().__init__(**kwargs)
+
+
 class PositionField(serializers.JSONField):
     """ "top", "bottom", {"before": ticket_id} or {"after": ticket_id}."""
 
@@ -131,6 +172,13 @@ class TicketWriteSerializer(RefuseUnknownFields):
         child=StrictCharField(max_length=rules.LABEL_MAX),
         max_length=rules.LABELS_MAX,
         required=False,
+    )
+    parent_id = serializers.IntegerField(
+        min_value=1,
+        max_value=ID_MAX,
+        allow_null=True,
+        required=False,
+        help_text="Make it a subtask of this ticket (same board, at most 3 levels); null for none.",
     )
 
 
@@ -160,6 +208,8 @@ class TicketUpdateSerializer(TicketWriteSerializer):
             "updated_at",
             "lease_expires_at",
             "is_blocked",
+            "subtasks",
+            "progress",
         }
     )
     misplaced_fields = {
@@ -177,6 +227,7 @@ class TicketUpdateSerializer(TicketWriteSerializer):
         required=False,
         help_text="Admins only: with current_column, move into a column at its WIP limit.",
     )
+    override_subtasks = OverrideSubtasksField()
     version = serializers.IntegerField(
         min_value=1, required=False, help_text="The version you read; 409 if it is stale."
     )
@@ -190,6 +241,7 @@ class TicketMoveSerializer(RefuseUnknownFields):
     override_wip = serializers.BooleanField(
         required=False, help_text="Admins only: move into a column at its WIP limit."
     )
+    override_subtasks = OverrideSubtasksField()
     position = PositionField(
         required=False, help_text='"top", "bottom" (default), {"before": id} or {"after": id}.'
     )
@@ -210,6 +262,7 @@ class BulkMoveSerializer(BulkIdsSerializer):
     override_wip = serializers.BooleanField(
         required=False, help_text="Admins only: move into a column at its WIP limit."
     )
+    override_subtasks = OverrideSubtasksField()
 
 
 class BulkPrioritySerializer(BulkIdsSerializer):
@@ -252,6 +305,14 @@ class ReleaseSerializer(RefuseUnknownFields):
     claim_token = ClaimTokenField()
 
 
+class ProgressReportSerializer(RefuseUnknownFields):
+    status = StrictCharField(max_length=200, help_text="What you are doing now.")
+    percent = serializers.JSONField(
+        required=False, allow_null=True, help_text="How far along, 0 to 100 (optional)."
+    )
+    claim_token = ClaimTokenField()
+
+
 class ClaimNextSerializer(LeaseSerializer):
     column = StrictCharField(
         max_length=100,
@@ -275,6 +336,33 @@ class DependenciesWriteSerializer(RefuseUnknownFields):
         max_length=rules.DEPENDENCIES_MAX,
         help_text="Ids of the tickets (same board) that must be finished first.",
     )
+
+
+class SubtaskSpecSerializer(RefuseUnknownFields):
+    """One new subtask: made in the board's first column."""
+
+    title = StrictCharField(max_length=rules.TITLE_MAX)
+    description = StrictCharField(
+        max_length=rules.TEXT_MAX, allow_blank=True, required=False, trim_whitespace=False
+    )
+    acceptance_criteria = StrictCharField(
+        max_length=rules.TEXT_MAX, allow_blank=True, required=False, trim_whitespace=False
+    )
+    priority = serializers.ChoiceField(choices=rules.PRIORITY_NAMES, required=False)
+
+
+class SubtasksCreateSerializer(RefuseUnknownFields):
+    subtasks = serializers.ListField(
+        child=SubtaskSpecSerializer(),
+        min_length=1,
+        max_length=rules.SUBTASKS_MAX,
+        help_text=f"1 to {rules.SUBTASKS_MAX} subtasks, made in one transaction: all or none.",
+    )
+
+
+class SubtasksCreatedSerializer(serializers.Serializer):
+    parent = TicketSerializer(help_text="The ticket, with its new subtask counts.")
+    subtasks = TicketSerializer(many=True, help_text="The new subtasks, in the order given.")
 
 
 class TicketRefSerializer(serializers.Serializer):

@@ -20,9 +20,10 @@ class TicketChange:
     diffs: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
 
-# A ticket move refused with a Conflict (WIP limit, claim, stale version), sent after
-# the refused write rolled back; stats/ records it for the drag-and-drop metrics.
-REFUSAL_CODES = frozenset({"wip_limit", "claimed", "version_conflict"})
+# A ticket move refused with a Conflict (WIP limit, claim, stale version, a review
+# gate), sent after the refused write rolled back; stats/ records it for the
+# drag-and-drop metrics.
+REFUSAL_CODES = frozenset({"wip_limit", "claimed", "version_conflict", "review_required"})
 
 # Sent with: actor, ticket_ids (every ticket the refused move named), column (the
 # target's name as asked), reason (the code).

@@ -21,11 +21,13 @@ from history.selectors import ticket_history
 from stats.selectors import board_ticket_colors
 from tickets.models import Label, Priority
 from tickets.selectors import (
+    awaiting_review_by,
     ticket_dependencies,
     ticket_get,
     ticket_list,
     with_board_relations,
 )
+from tickets.services.review import review_obstacle
 from web.forms import BoardFilters
 from web.templatetags.board_tags import card_context, render_cards
 from web.templatetags.timeline import timeline
@@ -44,6 +46,11 @@ CARD_FIELDS = [
     "assignee__username",
     "claimed_by__username",
     "claimed_by__is_agent",
+    # The claimant's progress line.
+    "claimed_at",
+    "progress_status",
+    "progress_percent",
+    "progress_at",
 ]
 
 
@@ -158,6 +165,8 @@ def _filtered_tickets(request: HttpRequest, board_id: int, filters: BoardFilters
     tickets = ticket_list(actor=request.user, board_id=board_id, **filters.selector_kwargs())
     if filters.claimed:
         tickets = tickets.filter(claimed_by__is_agent=True, lease_expires_at__gt=now)
+    if filters.review:
+        tickets = awaiting_review_by(tickets, actor=request.user, board_id=board_id, now=now)
     return tickets
 
 
@@ -172,6 +181,7 @@ def board_page(request: HttpRequest, board_id: int) -> HttpResponse:
     columns = selectors.board_columns(board_id=board_id)
     cards: dict[int, list[dict]] = {column["id"]: [] for column in columns}
     colours = board_ticket_colors(board_id)
+    review_column_ids = {column["id"] for column in columns if column["requires_review"]}
     tickets = _filtered_tickets(request, board_id, filters, now)
     # What a card shows (web.templatetags.board_tags.card_context), and no more: no
     # description, column or author rows; instances of 5,000 rows are the page's cost.
@@ -180,7 +190,9 @@ def board_page(request: HttpRequest, board_id: int) -> HttpResponse:
     )
     tickets = with_board_relations(tickets, board_id)
     for ticket in tickets:
-        cards[ticket.column_id].append(card_context(ticket, now, colours.get(ticket.pk)))
+        cards[ticket.column_id].append(
+            card_context(ticket, now, colours.get(ticket.pk), review_column_ids)
+        )
     # The markup here rather than `{% render_cards column.cards %}` in the page: Django's
     # template context is a reference cycle, and 5,000 card dicts (and their tickets)
     # reachable from it would wait for the garbage collector: +20 ms at 5,000 cards.
@@ -224,7 +236,18 @@ def cards_fragment(request: HttpRequest, board_id: int, ticket_id: int | None = 
     # A few cards (one per live event): prefetching by id beats reading the whole board's links.
     tickets = list(_filtered_tickets(request, board_id, filters, now).filter(pk__in=ids))
     colours = board_ticket_colors(board_id) if tickets else {}
-    html = render_cards([card_context(ticket, now, colours.get(ticket.pk)) for ticket in tickets])
+    review_column_ids = (
+        set(
+            Column.objects.filter(board_id=board_id, requires_review=True).values_list(
+                "pk", flat=True
+            )
+        )
+        if tickets
+        else set()
+    )
+    html = render_cards(
+        [card_context(ticket, now, colours.get(ticket.pk), review_column_ids) for ticket in tickets]
+    )
     if ticket_id is not None and not html:
         # 204 says "not on this board as filtered", so the page drops the card.
         return HttpResponse(status=204)
@@ -241,6 +264,22 @@ def _ticket_on_board(request: HttpRequest, board_id: int, ticket_id: int):
     return ticket
 
 
+def _review_offer(request: HttpRequest, board, ticket, now) -> dict | None:
+    """What the card detail offers for a ticket waiting in a review column: whether the
+    viewer may approve or request changes (a board admin's own work only as an audited
+    override), and if not, why."""
+    if not ticket.column.requires_review:
+        return None
+    if not access.can(request.user, board.pk, access.WRITE):
+        return {"may": False, "override": False, "reason": "Your role on this board may only read."}
+    obstacle = review_obstacle(request.user, ticket, review_by=board.review_by, now=now)
+    if obstacle is None:
+        return {"may": True, "override": False, "reason": ""}
+    code, reason = obstacle
+    override = code == "self_review" and access.can(request.user, board.pk, access.ADMIN)
+    return {"may": override, "override": override, "reason": reason}
+
+
 @login_required
 @require_GET
 def ticket_detail(request: HttpRequest, board_id: int, ticket_id: int) -> HttpResponse:
@@ -255,6 +294,7 @@ def ticket_detail(request: HttpRequest, board_id: int, ticket_id: int) -> HttpRe
         "board": board,
         "ticket": ticket,
         "card": card_context(ticket, now),
+        "review": _review_offer(request, board, ticket, now),
         "dependencies": ticket_dependencies(actor=request.user, ticket_id=ticket_id),
         "comments": ticket_comments(actor=request.user, ticket_id=ticket_id),
         "timeline": timeline(ticket_history(actor=request.user, ticket_id=ticket_id)),

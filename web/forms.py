@@ -17,6 +17,8 @@ class BoardFilters:
     priority: str = ""
     label: str = ""
     claimed: bool = False
+    # "Needs my review": cards in review columns the viewer may review.
+    review: bool = False
 
     @classmethod
     def from_query(cls, query: QueryDict) -> "BoardFilters":
@@ -28,11 +30,14 @@ class BoardFilters:
             priority=priority if priority in rules.PRIORITY_NAMES else "",
             label=query.get("label", "").strip()[: rules.LABEL_MAX],
             claimed=query.get("claimed", "") in {"agents", "1", "on", "true"},
+            review=query.get("review", "") in {"mine", "1", "on", "true"},
         )
 
     @property
     def active(self) -> bool:
-        return bool(self.q or self.assignee or self.priority or self.label or self.claimed)
+        return bool(
+            self.q or self.assignee or self.priority or self.label or self.claimed or self.review
+        )
 
     def selector_kwargs(self) -> dict:
         """The filters `tickets.selectors.ticket_list` applies itself."""
@@ -47,4 +52,6 @@ class BoardFilters:
         ]
         if self.claimed:
             pairs.append(("claimed", "agents"))
+        if self.review:
+            pairs.append(("review", "mine"))
         return urlencode(pairs)

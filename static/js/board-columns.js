@@ -1,5 +1,6 @@
-/* The board page: the columns editor (add, rename, reorder, remove, WIP limits),
-   saved whole with PUT /api/boards/{id}/columns. */
+/* The board page: the columns editor (add, rename, reorder, remove, WIP limits, review
+   gates), saved whole with PUT /api/boards/{id}/columns; who reviews (the board's
+   review_by) with PATCH /api/boards/{id}. */
 (() => {
   "use strict";
 
@@ -18,7 +19,11 @@
   }
 
   function closeColumnsEditor(restore) {
-    if (restore) $("[data-column-rows]", columnsDialog).innerHTML = columnsSnapshot;
+    if (restore) {
+      $("[data-column-rows]", columnsDialog).innerHTML = columnsSnapshot;
+      const reviewBy = $("[data-review-by]", columnsDialog);
+      reviewBy.value = reviewBy.dataset.initial;
+    }
     columnsDialog.close();
   }
 
@@ -42,6 +47,8 @@
       fresh.innerHTML =
         '<input name="name" required maxlength="100" aria-label="Column name" placeholder="New column">' +
         '<input name="wip_limit" type="number" min="1" max="10000" placeholder="No limit" aria-label="WIP limit">' +
+        '<label class="check small row-review" title="Cards leave this column forward only by an approval">' +
+        '<input type="checkbox" name="requires_review" aria-label="Requires review"> Review</label>' +
         '<span class="muted small row-count">new</span>' +
         '<span class="row-tools"><button type="button" class="icon-btn" data-row-up aria-label="Move left">↑</button>' +
         '<button type="button" class="icon-btn" data-row-down aria-label="Move right">↓</button>' +
@@ -61,12 +68,21 @@
     const error = $("[data-columns-error]", columnsDialog);
     const specs = $$(".column-row", columnsDialog).map((row) => {
       const wip = $('input[name="wip_limit"]', row).value.trim();
-      const spec = { name: $('input[name="name"]', row).value.trim(), wip_limit: wip ? Number(wip) : null };
+      const spec = {
+        name: $('input[name="name"]', row).value.trim(),
+        wip_limit: wip ? Number(wip) : null,
+        requires_review: $('input[name="requires_review"]', row).checked,
+      };
       if (row.dataset.id) spec.id = Number(row.dataset.id);
       return spec;
     });
+    const reviewBy = $("[data-review-by]", columnsDialog);
     try {
       await AK.api("PUT", `/api/boards/${boardId}/columns`, { columns: specs });
+      if (reviewBy.value !== reviewBy.dataset.initial) {
+        await AK.api("PATCH", `/api/boards/${boardId}`, { review_by: reviewBy.value });
+        reviewBy.dataset.initial = reviewBy.value;
+      }
     } catch (failure) {
       error.textContent = failure.message;
       return;

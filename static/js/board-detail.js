@@ -156,6 +156,36 @@
     }
   }
 
+  /** Approve the open card, or request changes with `comment`: POST /review, then show
+      the card where the review put it. */
+  async function review(decision, comment) {
+    const detail = $("[data-detail]", detailBody);
+    const section = $("[data-review]", detailBody);
+    if (!detail || !section) return;
+    const id = Number(detail.dataset.ticketId);
+    const body = { decision, version: Number(detail.dataset.version) };
+    if (comment) body.comment = comment;
+    if (section.hasAttribute("data-review-override")) body.override = true;
+    const buttons = $$("button", section);
+    buttons.forEach((button) => (button.disabled = true));
+    let ticket;
+    try {
+      ticket = await AK.api("POST", `/api/tickets/${id}/review`, body);
+    } catch (error) {
+      AK.toast(error.message, "error", 7000);
+      buttons.forEach((button) => (button.disabled = false));
+      return;
+    }
+    AK.toast(
+      decision === "approve"
+        ? `Approved: #${id} moved on to ${ticket.current_column}.`
+        : `Changes requested: #${id} went back to ${ticket.current_column}.`,
+    );
+    await loadDetail(id);
+    refreshCards([id]);
+    scheduleCounts();
+  }
+
   async function deleteTicket() {
     const detail = $("[data-detail]", detailBody);
     const id = Number(detail.dataset.ticketId);
@@ -214,6 +244,16 @@
       input.focus();
     } else if (target.closest("[data-delete-ticket]")) {
       deleteTicket();
+    } else if (target.closest("[data-review-approve]")) {
+      review("approve");
+    } else if (target.closest("[data-review-changes]")) {
+      const form = $("[data-review-form]", detailBody);
+      form.hidden = false;
+      $("textarea", form).focus();
+    } else if (target.closest("[data-review-cancel]")) {
+      const form = $("[data-review-form]", detailBody);
+      $("textarea", form).value = "";
+      form.hidden = true;
     } else if (target.closest("[data-reload-detail]")) {
       loadDetail(state.openTicket);
     } else if (target.closest("[data-open-card-id]")) {
@@ -244,6 +284,11 @@
     const form = event.target;
     if (form.matches("[data-ticket-form]")) {
       saveDetail();
+      return;
+    }
+    if (form.matches("[data-review-form]")) {
+      const comment = $("textarea", form).value;
+      if (comment.trim()) review("request_changes", comment);
       return;
     }
     const textarea = $("textarea", form);
@@ -310,7 +355,10 @@
 
   /** A live change to the open card: refresh it unless the person is editing it. */
   function detailChanged(message) {
-    if (formDirty() || $$("[data-text-input]:not([hidden])", detailBody).length) {
+    const editing = formDirty() || $$("[data-text-input]:not([hidden])", detailBody).length;
+    // A progress report changes only the claim line: no reason to interrupt an edit.
+    if (message.event === "ticket_progress" && editing) return;
+    if (editing) {
       if (message.actor !== me) showNotice(`${message.actor || "Someone"} changed this card while you were editing.`);
       loadDetail(state.openTicket, { sectionsOnly: true });
     } else {

@@ -80,6 +80,8 @@
     "ticket_claimed",
     "ticket_released",
     "ticket_unblocked",
+    "ticket_progress",
+    "ticket_reviewed",
   ]);
 
   function apply(message) {

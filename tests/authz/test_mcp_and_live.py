@@ -56,10 +56,19 @@ MCP_RULES: dict[str, tuple[str, Args, Callable[[dict, World], bool] | None]] = {
     "claim_task": (WRITE, task_arg, None),  # the first writer holds it; later ones get 409
     "claim_next_task": (WRITE, board_arg, None),
     "heartbeat": (WRITE, task_arg, None),
+    # Only the claimant reports: 409 not_claimant for every other writer.
+    "report_progress": (WRITE, lambda w: {"task_id": w.ticket.pk, "status": "Busy"}, None),
     "get_board_events": (READ, board_arg, None),
+    "create_subtasks": (
+        WRITE,
+        lambda w: {"task_id": w.ticket.pk, "subtasks": [{"title": "Part"}]},
+        None,
+    ),
     # Waits on a board it could claim from; returns at once with the ready ticket.
     "wait_for_work": (WRITE, lambda w: {"board_id": w.board.pk, "timeout_seconds": 1}, None),
     "release_task": (WRITE, task_arg, None),
+    # Not in a review column: 409 not_in_review, for whoever may write.
+    "review_task": (WRITE, lambda w: {"task_id": w.ticket.pk, "decision": "approve"}, None),
     "add_comment": (WRITE, lambda w: {"task_id": w.ticket.pk, "text": "Note"}, None),
     "add_dependency": (
         WRITE,

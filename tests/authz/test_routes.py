@@ -122,6 +122,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ("ticket-claim", "POST"): Rule(WRITE, ticket("claim/"), lambda w: {}),
     ("ticket-heartbeat", "POST"): Rule(WRITE, ticket("heartbeat/"), lambda w: {}),  # 409
     ("ticket-release", "POST"): Rule(WRITE, ticket("release/"), lambda w: {}),  # 409
+    # Only the claimant reports: 409 not_claimant for every other writer.
+    ("ticket-progress", "POST"): Rule(WRITE, ticket("progress/"), lambda w: {"status": "Busy"}),
+    ("ticket-subtasks", "GET"): Rule(READ, ticket("subtasks/")),
+    ("ticket-subtasks", "POST"): Rule(
+        WRITE, ticket("subtasks/"), lambda w: {"subtasks": [{"title": "Part"}]}
+    ),
+    # Not in a review column: 409 not_in_review, for whoever may write.
+    ("ticket-review", "POST"): Rule(WRITE, ticket("review/"), lambda w: {"decision": "approve"}),
     ("ticket-dependencies", "GET"): Rule(READ, ticket("dependencies/")),
     ("ticket-dependencies", "PUT"): Rule(
         WRITE, ticket("dependencies/"), lambda w: {"blocked_by": [w.blocker.pk]}

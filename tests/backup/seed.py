@@ -63,6 +63,9 @@ def seed() -> dict:
     ticket_claim(actor=agent, ticket_id=first.pk)
     ticket_move(actor=agent, ticket_id=first.pk, column="Doing")
     ticket_update(actor=bob, ticket_id=tickets[5].pk, priority="critical", title="Renamed ✓")
+    # Subtasks, two levels of them.
+    ticket_update(actor=alice, ticket_id=tickets[11].pk, parent_id=tickets[10].pk)
+    ticket_update(actor=alice, ticket_id=tickets[12].pk, parent_id=tickets[11].pk)
     for ticket in tickets[6:10]:
         ticket_move(actor=bob, ticket_id=ticket.pk, column="Done")
     comment_create(actor=bob, ticket_id=first.pk, text="Looks like **the validator** — ✓")

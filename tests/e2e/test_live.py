@@ -169,3 +169,31 @@ def test_columns_and_board_changes_arrive_live(new_context, agent_api, user):
     assert agent_api.patch(f"/api/boards/{board.pk}", json={"name": "New name"}).is_success
     expect(page.locator("[data-board-name]")).to_have_text("New name")
     assert not_reloaded(page)
+
+
+def test_an_agents_progress_shows_on_its_card_live(new_context, agent_api, user):
+    board = make_board(user, "Watched work")
+    add_member(board, agent_api.agent, "agent")
+    ticket = make_ticket(user, board, "Long job")
+    page = new_context().new_page()
+    log_in(page, "alice")
+    open_board(page, board.pk)
+    mark_page(page)
+
+    token = agent_api.post(f"/api/tickets/{ticket.pk}/claim", json={}).json()["claim_token"]
+    reported = agent_api.post(
+        f"/api/tickets/{ticket.pk}/progress",
+        json={"status": "running the test suite", "percent": 60, "claim_token": token},
+    )
+    assert reported.status_code == 200, reported.text
+
+    line = card(page, "Long job").locator("[data-progress]")
+    expect(line).to_have_text("running the test suite · 60 %")
+    card(page, "Long job").click()
+    expect(page.locator("[data-detail-progress]")).to_have_text("running the test suite · 60 %")
+    page.keyboard.press("Escape")
+
+    agent_api.post(f"/api/tickets/{ticket.pk}/release", json={"claim_token": token})
+    expect(card(page, "Long job").locator("[data-progress]")).to_have_count(0)
+    assert not_reloaded(page)
+    screenshot(page, "progress-after-release")

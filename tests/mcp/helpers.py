@@ -25,11 +25,14 @@ READ_TOOLS = {
 }
 WRITE_TOOLS = {
     "create_task",
+    "create_subtasks",
     "edit_task",
     "update_task_status",
     "claim_task",
     "claim_next_task",
     "heartbeat",
+    "report_progress",
+    "review_task",
     "release_task",
     "add_comment",
     "add_dependency",

@@ -170,9 +170,20 @@ def test_every_answer_of_every_tool_matches_its_schema(owner, work_board, agent,
         labels=["perf"],
     )["task"]
     edited = answer("edit_task", task_id=created["id"], version=created["version"], labels=[])
+    split = answer(
+        "create_subtasks",
+        task_id=created["id"],
+        subtasks=[
+            {"title": "Measure"},
+            {"title": "Fix", "description": "Cache it.", "priority": "high"},
+        ],
+    )
+    assert split["task"]["subtasks"] == {"total": 2, "done": 0}
+    assert {task["parent_id"] for task in split["subtasks"]} == {created["id"]}
     answer("update_task_status", task_id=edited["task"]["id"], column="Backlog", position="top")
     answer("claim_task", task_id=api.pk, lease_seconds=600)
     answer("heartbeat", task_id=api.pk, lease_seconds=900)
+    answer("report_progress", task_id=api.pk, status="Writing the GET handler", percent=40)
     answer("add_comment", task_id=api.pk, text="GET done.")
     answer("release_task", task_id=api.pk)
     claimed = answer("claim_next_task", board_id=work_board.pk, labels=["backend"])
@@ -186,6 +197,19 @@ def test_every_answer_of_every_tool_matches_its_schema(owner, work_board, agent,
     assert ready["task"] is not None
     idle = answer("wait_for_work", board_id=other.pk, timeout_seconds=1)
     assert idle["task"] is None
+
+    # In Progress requires review: the owner puts a task there, the agent approves it.
+    board_set_columns(
+        actor=owner,
+        board_id=work_board.pk,
+        columns=[
+            {"id": c["id"], "name": c["name"], "requires_review": c["name"] == "In Progress"}
+            for c in columns
+        ],
+    )
+    waiting = make_ticket(owner, work_board, "Waiting", column="In Progress")
+    reviewed = answer("review_task", task_id=waiting.pk, decision="approve", comment="Fine.")
+    assert reviewed["task"]["current_column"] == "Done"
 
     assert {name for name, _ in answers} == set(schemas), "every tool is called"
     for name, result in answers:

@@ -251,5 +251,5 @@ def test_drag_drop_metrics(api, known):
     assert pairs[("Backlog", "In Progress")]["human"] == 11
     assert body["refused"] == {
         "total": 0,
-        "by_reason": {"wip_limit": 0, "claimed": 0, "version_conflict": 0},
+        "by_reason": {"wip_limit": 0, "claimed": 0, "version_conflict": 0, "review_required": 0},
     }

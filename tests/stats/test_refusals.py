@@ -50,7 +50,7 @@ def test_each_reason_is_recorded(user, other_user, agent, board):
 
     assert refused(board) == {
         "total": 3,
-        "by_reason": {"wip_limit": 1, "claimed": 1, "version_conflict": 1},
+        "by_reason": {"wip_limit": 1, "claimed": 1, "version_conflict": 1, "review_required": 0},
     }
     row = RefusedMove.objects.get(reason="wip_limit")
     assert (row.board_id, row.ticket_id, row.actor, row.to_column) == (

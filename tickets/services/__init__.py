@@ -27,6 +27,9 @@ from tickets.services.dependencies import (
     ticket_set_dependencies,
 )
 from tickets.services.editing import ticket_create, ticket_delete, ticket_move, ticket_update
+from tickets.services.progress import ticket_report_progress
+from tickets.services.review import ticket_review
+from tickets.services.subtasks import ticket_create_subtasks
 
 __all__ = [
     "NothingToClaim",
@@ -35,12 +38,15 @@ __all__ = [
     "ticket_claim",
     "ticket_claim_next",
     "ticket_create",
+    "ticket_create_subtasks",
     "ticket_delete",
     "ticket_fence",
     "ticket_heartbeat",
     "ticket_move",
     "ticket_release",
     "ticket_remove_dependency",
+    "ticket_report_progress",
+    "ticket_review",
     "ticket_set_dependencies",
     "ticket_update",
     "tickets_bulk_assign",

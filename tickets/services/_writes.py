@@ -42,6 +42,8 @@ def tracked_values(ticket: Ticket, label_names: Iterable[str]) -> dict:
         "labels": ", ".join(sorted(label_names)) or None,
         "current_column": ticket.column.name,
         "claimed_by": ticket.claimed_by.username if ticket.claimed_by_id else None,
+        # As parents.parent_text shows it: "#12".
+        "parent": f"#{ticket.parent_id}" if ticket.parent_id is not None else None,
     }
 
 

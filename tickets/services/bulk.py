@@ -32,13 +32,20 @@ from tickets.services._writes import (
     tracked_values,
 )
 from tickets.services.moves import Move, announce_arrivals, move_tickets
+from tickets.services.parents import announce_family, clean_parent_id, parent_for_write
 from tickets.services.placement import board_columns, column_named, last_keys, lock_column
+from tickets.services.review_gate import ensure_creatable_in
 from tickets.signals import TicketChange, refusals_signalled
 
 
 @retry_once_on_deadlock
 def tickets_bulk_move(
-    *, actor, ticket_ids: list[int], column: str, override_wip: bool = False
+    *,
+    actor,
+    ticket_ids: list[int],
+    column: str,
+    override_wip: bool = False,
+    override_subtasks: bool = False,
 ) -> list[dict]:
     """Move the tickets, in the order given, to the bottom of `column` on their boards:
     the rule of a single move, for each of them, in one transaction."""
@@ -51,7 +58,12 @@ def tickets_bulk_move(
         before = {t.pk: tracked_values(t, label_names(t)) for t in tickets}
         now = timezone.now()
         moves = move_tickets(
-            actor=actor, tickets=tickets, column=column, now=now, override_wip=override_wip
+            actor=actor,
+            tickets=tickets,
+            column=column,
+            now=now,
+            override_wip=override_wip,
+            override_subtasks=override_subtasks,
         )
         moved = [move for move in moves if move.arrived]
         results = _bulk_finish(
@@ -67,6 +79,7 @@ def tickets_bulk_move(
                 "claimed_at",
                 "lease_expires_at",
                 "claim_token",
+                "review_requested_by",
             ],
             moves={move.ticket.pk: move for move in moved},
         )
@@ -104,13 +117,23 @@ def _bulk_set(*, actor, ticket_ids: list[int], field: str, value) -> list[dict]:
 
 
 @retry_once_on_deadlock
-def tickets_bulk_create(*, actor, board_id: int, tickets: list[dict]) -> list[Ticket]:
+def tickets_bulk_create(
+    *,
+    actor,
+    board_id: int,
+    tickets: list[dict],
+    parent_id: int | None = None,
+    field: str = "tickets",
+) -> list[Ticket]:
     """Create `tickets` (ticket_create's fields, without position) in the order given at
     the bottom of their columns: all or none, with history and one board event for the
-    lot, in a number of queries that does not grow with the tickets."""
-    specs = _clean_batch(tickets)
+    lot, in a number of queries that does not grow with the tickets. With `parent_id`,
+    all of them are subtasks of that ticket. Errors name an item as `field`[index]."""
+    specs = _clean_batch(tickets, field)
+    parent_id = clean_parent_id(parent_id)
     with transaction.atomic():
         board = board_for_write(board_id, actor)
+        parent_for_write(actor=actor, board_id=board.pk, parent_id=parent_id, ticket=None)
         columns = board_columns(board.pk)
         if not columns:
             raise InvalidInput(f"Board {board_id} has no columns.")
@@ -118,6 +141,8 @@ def tickets_bulk_create(*, actor, board_id: int, tickets: list[dict]) -> list[Ti
             columns[0] if spec["column"] is None else column_named(columns, spec["column"])
             for spec in specs
         ]
+        for target in targets:
+            ensure_creatable_in(columns, target)
         users = _users_named({spec["assignee"] for spec in specs if spec["assignee"]})
         arriving = Counter(column.pk for column in targets)
         by_pk = {column.pk: column for column in targets}
@@ -133,6 +158,8 @@ def tickets_bulk_create(*, actor, board_id: int, tickets: list[dict]) -> list[Ti
                 position=next(keys[column.pk]),
                 assignee=users.get(spec["assignee"]),
                 created_by=actor,
+                parent_id=parent_id,
+                review_requested_by=actor if column.requires_review else None,
                 column_entered_at=now,
                 created_at=now,
                 updated_at=now,
@@ -158,6 +185,7 @@ def tickets_bulk_create(*, actor, board_id: int, tickets: list[dict]) -> list[Ti
             ],
             events=[("ticket_created", ticket_payload(ticket)) for ticket in fresh],
         )
+        announce_family(actor=actor, board_id=board.id, ticket_ids=[parent_id])
     return fresh
 
 
@@ -244,17 +272,17 @@ def _bulk_finish(
     return results
 
 
-def _clean_batch(tickets) -> list[dict]:
+def _clean_batch(tickets, field: str = "tickets") -> list[dict]:
     """Validate every ticket of a batch before anything is written; errors name the item."""
     if not isinstance(tickets, list | tuple) or not tickets:
-        raise rules.invalid("tickets", "Must be a non-empty list of tickets.")
+        raise rules.invalid(field, "Must be a non-empty list of tickets.")
     if len(tickets) > rules.BULK_MAX:
-        raise rules.invalid("tickets", f"At most {rules.BULK_MAX} tickets in one request.")
+        raise rules.invalid(field, f"At most {rules.BULK_MAX} tickets in one request.")
     specs = []
     for index, spec in enumerate(tickets):
         if not isinstance(spec, dict) or set(spec) - EDITABLE_FIELDS - {"column"}:
             raise rules.invalid(
-                f"tickets[{index}]",
+                f"{field}[{index}]",
                 f"Must be an object with {', '.join(sorted(EDITABLE_FIELDS))}.",
             )
         assignee = spec.get("assignee") or None
@@ -265,9 +293,9 @@ def _clean_batch(tickets) -> list[dict]:
             values = clean_edits({**edits, "title": spec.get("title")})
         except InvalidInput as error:
             raise InvalidInput(
-                f"tickets[{index}].{error.message}",
+                f"{field}[{index}].{error.message}",
                 validation_errors=[
-                    {**row, "field": f"tickets[{index}].{row['field']}"}
+                    {**row, "field": f"{field}[{index}].{row['field']}"}
                     for row in error.validation_errors
                 ],
             ) from None

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from boards.models import Column
 from core import metrics
-from core.errors import Conflict, Forbidden, NotFound
+from core.errors import Conflict, Forbidden, NotFound, ReviewRequired
 from core.transactions import retry_once_on_deadlock
 from tickets import rules
 from tickets.models import Ticket
@@ -49,6 +49,13 @@ def ticket_claim(*, actor, ticket_id: int, lease_seconds: int | None = None) -> 
     lease = _lease(lease_seconds)
     with transaction.atomic():
         ticket = ticket_for_write(ticket_id, None, actor, claim_guard=False)
+        if ticket.column.requires_review:
+            raise ReviewRequired(
+                f"Ticket {ticket_id} waits for review in {ticket.column.name!r}: it is for "
+                f"reviewing (POST /api/tickets/{ticket_id}/review), not for claiming. Move it "
+                "back to claim it.",
+                extra={"review_column": ticket.column.name},
+            )
         blockers = _unfinished_blockers(ticket)
         if blockers:
             raise Conflict(
@@ -208,15 +215,24 @@ def ticket_fence(*, actor, ticket_id: int, claim_token: str) -> Ticket:
 
 def ready_tickets(*, column: Column, last_column_id: int, now: datetime) -> QuerySet[Ticket]:
     """Tickets of `column` that an agent may start now, best first: no live claim, and no
-    blocker short of the board's last column. It reads the ticket table alone, so that
-    `claim next` can lock the row it picks without dragging joined rows along."""
+    blocker or subtask short of the board's last column (leaves, not parents). It reads
+    the ticket table alone, so that `claim next` can lock the row it picks without
+    dragging joined rows along. A column
+    that requires review has none: its tickets wait for a reviewer, not for an agent."""
+    if column.requires_review:
+        return Ticket.objects.none()
     unfinished_blockers = Ticket.blocked_by.through.objects.filter(
         from_ticket_id=OuterRef("pk")
     ).exclude(to_ticket__column_id=last_column_id)
+    # Leaves only: a parent is done when its subtasks are, and those are the work.
+    unfinished_subtasks = Ticket.objects.filter(parent_id=OuterRef("pk")).exclude(
+        column_id=last_column_id
+    )
     return (
         Ticket.objects.filter(Q(claimed_by__isnull=True) | Q(lease_expires_at__lte=now))
         .filter(column=column)
         .filter(~Exists(unfinished_blockers))
+        .filter(~Exists(unfinished_subtasks))
         .order_by("priority", "position", "created_at", "id")
     )
 

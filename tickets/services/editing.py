@@ -26,7 +26,15 @@ from tickets.services._writes import (
 )
 from tickets.services.dependencies import blockers_of_dependants, ids_text
 from tickets.services.moves import announce_arrivals, move_tickets
+from tickets.services.parents import (
+    announce_family,
+    clean_parent_id,
+    detach_subtasks,
+    lock_with_parent,
+    parent_for_write,
+)
 from tickets.services.placement import board_columns, column_named, lock_column, position_in
+from tickets.services.review_gate import ensure_creatable_in
 from tickets.signals import TicketChange, refusals_signalled
 
 
@@ -43,6 +51,7 @@ def ticket_create(
     assignee: str | None = None,
     labels: list[str] | None = None,
     position=None,
+    parent_id: int | None = None,
 ) -> Ticket:
     values = clean_edits(
         {
@@ -55,6 +64,7 @@ def ticket_create(
         }
     )
     names = values.pop("labels")
+    parent_id = clean_parent_id(parent_id)
     with transaction.atomic():
         require_board(actor, board_id, WRITE)
         columns = board_columns(board_id)
@@ -66,6 +76,8 @@ def ticket_create(
             target = columns[0]
         else:
             target = column_named(columns, column)
+        ensure_creatable_in(columns, target)
+        parent_for_write(actor=actor, board_id=board_id, parent_id=parent_id, ticket=None)
         lock_column(target, adding=1)
         now = timezone.now()
         ticket = Ticket.objects.create(
@@ -73,6 +85,9 @@ def ticket_create(
             column=target,
             position=position_in(target, position),
             created_by=actor,
+            parent_id=parent_id,
+            # Created in a review column, it waits for a review by someone else.
+            review_requested_by=actor if target.requires_review else None,
             column_entered_at=now,
             created_at=now,
             updated_at=now,
@@ -86,6 +101,7 @@ def ticket_create(
         # A new ticket's relations are known: its representation needs no more queries
         # (the event and the API answer are both made from this object).
         ticket.last_column_id = columns[-1].pk
+        ticket.subtasks_total = ticket.subtasks_done = 0
         known_relations(ticket, labels=labels, blocked_by=[])
         record(
             actor=actor,
@@ -95,6 +111,7 @@ def ticket_create(
             event="ticket_created",
             payload=ticket_payload(ticket),
         )
+        announce_family(actor=actor, board_id=board_id, ticket_ids=[parent_id])
     return ticket
 
 
@@ -115,13 +132,17 @@ def ticket_update(
     ticket_id: int,
     expected_version: int | None = None,
     override_wip: bool = False,
+    override_subtasks: bool = False,
     claim_token: str | None = None,
     **changes,
 ) -> Ticket:
     """Edit any of EDITABLE_FIELDS; `current_column` moves the ticket to that column's
     bottom, as a move does (`override_wip` included). With `claim_token`, only while the
-    claim it names is current (409 `lease_lost` otherwise)."""
+    claim it names is current (409 `lease_lost` otherwise). `parent_id` makes it a subtask
+    of that ticket (None: of none)."""
     target_column = changes.pop("current_column", None)
+    parent_given = "parent_id" in changes
+    parent_id = clean_parent_id(changes.pop("parent_id", None))
     unknown = sorted(set(changes) - EDITABLE_FIELDS)
     if unknown:
         raise InvalidInput(
@@ -135,12 +156,19 @@ def ticket_update(
         else nullcontext()
     )
     with refusals, transaction.atomic():
+        lock_with_parent(ticket_id, parent_id)
         ticket = ticket_for_write(ticket_id, expected_version, actor, claim_token=claim_token)
         old_labels = label_names(ticket)
         old = tracked_values(ticket, old_labels)
         new_labels = values.pop("labels", old_labels)
         for name, value in values.items():
             setattr(ticket, name, value)
+        old_parent_id = ticket.parent_id
+        if parent_given and parent_id != old_parent_id:
+            parent_for_write(
+                actor=actor, board_id=ticket.board_id, parent_id=parent_id, ticket=ticket
+            )
+            ticket.parent_id = parent_id
         now = timezone.now()
         moves = []
         if target_column is not None:
@@ -150,6 +178,7 @@ def ticket_update(
                 column=target_column,
                 now=now,
                 override_wip=override_wip,
+                override_subtasks=override_subtasks,
             )
         changed = diffs(old, tracked_values(ticket, new_labels))
         moved = [move for move in moves if move.arrived]
@@ -169,6 +198,10 @@ def ticket_update(
             payload=moved[0].payload() if moved else ticket_payload(ticket),
         )
         announce_arrivals(actor=actor, moves=moved)
+        if ticket.parent_id != old_parent_id:
+            announce_family(
+                actor=actor, board_id=ticket.board_id, ticket_ids=[old_parent_id, ticket.parent_id]
+            )
     return ticket
 
 
@@ -181,10 +214,12 @@ def ticket_move(
     position=None,
     expected_version: int | None = None,
     override_wip: bool = False,
+    override_subtasks: bool = False,
     claim_token: str | None = None,
 ) -> Ticket:
     """Move a ticket to `column` at `position`. A board admin may pass `override_wip` to
-    move into a column at its WIP limit; the override is recorded in history and audited.
+    move into a column at its WIP limit, and `override_subtasks` to finish a ticket whose
+    subtasks are not; each override is recorded in history and audited.
     With `claim_token`, only while the claim it names is current (409 `lease_lost`)."""
     with (
         refusals_signalled(actor=actor, ticket_id=ticket_id, column=column),
@@ -200,6 +235,7 @@ def ticket_move(
             now=now,
             position=position,
             override_wip=override_wip,
+            override_subtasks=override_subtasks,
         )
         changed = {**diffs(old, tracked_values(ticket, label_names(ticket))), **move.diffs()}
         if not changed:
@@ -249,6 +285,10 @@ def ticket_delete(*, actor, ticket_id: int, expected_version: int | None = None)
                 for dependant, blockers in dependants.items()
             ),
         ]
+        # Its subtasks stay, without a parent; its parent has one subtask less.
+        parent_id = ticket.parent_id
+        orphans, orphaned = detach_subtasks(ticket=ticket, now=now)
+        changes += orphaned
         ticket.delete()
         record(
             actor=actor,
@@ -263,3 +303,4 @@ def ticket_delete(*, actor, ticket_id: int, expected_version: int | None = None)
             fresh = ticket_payload(dependant)
             kind = "ticket_updated" if fresh["is_blocked"] else "ticket_unblocked"
             event_append(board_id=board_id, type=kind, payload=fresh, actor=actor)
+        announce_family(actor=actor, board_id=board_id, ticket_ids=[*orphans, parent_id])

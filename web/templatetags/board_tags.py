@@ -2,7 +2,7 @@
 the card dialog) and its markup, safe Markdown, label colours and short durations."""
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,7 +13,8 @@ from django.template.loader import get_template
 from django.utils.safestring import SafeString, mark_safe
 
 from tickets.models import Ticket
-from tickets.selectors import prefetched
+from tickets.representation import progress_shown
+from tickets.selectors import prefetched, subtask_counts
 
 register = template.Library()
 
@@ -71,6 +72,8 @@ class CardClaim:
     is_agent: bool
     until: str  # ISO 8601, shown in the viewer's time zone by the page script
     left: str
+    progress: str  # what the holder reports doing now ("" when nothing)
+    percent: int | None
 
 
 @dataclass(slots=True)
@@ -97,24 +100,43 @@ class Card:
     age: str
     age_colour: str
     age_reason: str
+    # Of its subtasks, (done, total): the progress bar of a parent; None without any.
+    subtasks: tuple[int, int] | None
+    # It waits in a column that requires review: only an approval moves it on.
+    in_review: bool
 
 
-def card_context(ticket: Ticket, now: datetime, colour: dict | None = None) -> Card:
+def card_context(
+    ticket: Ticket,
+    now: datetime,
+    colour: dict | None = None,
+    review_column_ids: Collection[int] | None = None,
+) -> Card:
     """The card of a ticket of `ticket_queryset()` (no further queries: its labels and
     blockers are prefetched) and, for a ticket in a working column, its age colour from
-    `stats.selectors.board_ticket_colors`."""
+    `stats.selectors.board_ticket_colors`. `review_column_ids`, the board's columns that
+    require review, spares a card of a list its column (else read from the ticket)."""
+    in_review = (
+        ticket.column_id in review_column_ids
+        if review_column_ids is not None
+        else ticket.column.requires_review
+    )
     claim = None
     if ticket.active_claimant_id(now) is not None:
+        progress = progress_shown(ticket, now)
         claim = CardClaim(
             holder=ticket.claimed_by.username,
             is_agent=ticket.claimed_by.is_agent,
             until=ticket.lease_expires_at.isoformat(),
             left=short_duration((ticket.lease_expires_at - now).total_seconds()),
+            progress=progress["status"] or "",
+            percent=progress["percent"],
         )
     blockers = sorted(prefetched(ticket, "blocked_by"), key=_pk)
     labels = [label.name for label in prefetched(ticket, "labels")]
     last_column_id = getattr(ticket, "last_column_id", None)
     assignee = ticket.assignee.username if ticket.assignee_id else None
+    total, done = subtask_counts(ticket)
     return Card(
         id=ticket.pk,
         board_id=ticket.board_id,
@@ -135,6 +157,8 @@ def card_context(ticket: Ticket, now: datetime, colour: dict | None = None) -> C
         age=short_duration((now - ticket.column_entered_at).total_seconds()),
         age_colour=(colour or {}).get("color") or "",
         age_reason=(colour or {}).get("reason") or "Time in this column",
+        subtasks=(done, total) if total else None,
+        in_review=in_review,
     )
 
 

@@ -84,7 +84,17 @@ DESCRIBE: dict[str, Callable[[TicketHistory], SafeString]] = {
     "blocked_by": _blockers,
     "wip_override": lambda row: format_html("went past the WIP limit of <b>{}</b>", row.new_value),
     "lease_expired": lambda row: format_html("the claim of <b>{}</b> expired", row.old_value),
+    "review": lambda row: format_html("reviewed it in <b>{}</b>: {}", row.old_value, row.new_value),
+    "review_override": lambda row: format_html("reviewed <b>their own work</b> as a board admin"),
     "deleted": lambda row: format_html("deleted this card"),
+    "parent": lambda row: (
+        format_html("made it a subtask of <b>{}</b>", row.new_value)
+        if row.new_value
+        else format_html("took it out of <b>{}</b>", row.old_value)
+    ),
+    "subtasks_override": lambda row: format_html(
+        "finished it before its subtasks <b>{}</b>, as a board admin", row.new_value
+    ),
 }
 
 
