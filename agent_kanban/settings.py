@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "history",
     "stats",
     "audit",
+    "webhooks",
+    "forge",
     "live",
     "web",
     "mcp_server",

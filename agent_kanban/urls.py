@@ -72,6 +72,8 @@ api_patterns = [
     re_path(r"^docs/?$", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     re_path(r"^boards/(?P<board_id>\d+)/events/?$", board_events, name="board-events"),
     *token_api_patterns,  # /api/tokens…
+    path("", include("webhooks.urls")),
+    path("", include("forge.urls")),
     path("", include(router.urls)),
 ]
 

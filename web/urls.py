@@ -2,9 +2,9 @@
 Insights, tokens and the audit log."""
 
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
-from web import audit, boards, insights, tokens
+from web import audit, boards, forge, insights, tokens, webhooks
 
 urlpatterns = [
     path(
@@ -30,4 +30,6 @@ urlpatterns = [
     path("tokens/", tokens.tokens, name="tokens"),
     path("tokens/<int:token_id>/revoke/", tokens.token_revoke_view, name="token-revoke"),
     path("audit/", audit.audit_page, name="audit"),
+    path("", include(webhooks)),
+    path("", include(forge)),
 ]

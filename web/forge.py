@@ -1,0 +1,3 @@
+"""The forge settings of a board (GitHub, GitLab, Gitea), linked from its Webhooks page."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""The Webhooks page of a board: its webhooks and their deliveries."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""The REST paths of outgoing webhooks, under /api/."""
+
+urlpatterns: list = []
