@@ -5,13 +5,17 @@ change through `subscriptions/listen`.
     python bench/mcp_agents.py --quick               # short runs
     python bench/mcp_agents.py --only claims         # parts 1-2; `listen` is part 3
     python bench/mcp_agents.py --root /tmp/before    # serve another checkout's code
+    python bench/mcp_agents.py --shape production    # two daphnes and gunicorn
 
-The production shape's daphne (one process) on PostgreSQL (database `ak_bench_mcp` on
+Shape `one` (the default): one daphne process on PostgreSQL (database `ak_bench_mcp` on
 127.0.0.1, dropped and re-created) and Redis (db 7, emptied) as channel layer and
-cache, DEBUG=false, RATELIMIT_ENABLE=false. The data is made through the services of
-the served checkout (`--root`), in this process. Every client is the SDK's own
-(`mcp.Client` over streamable HTTP, bearer token of its agent), all in this process's
-event loop, on the same two cores as the server.
+cache, DEBUG=false, RATELIMIT_ENABLE=false. Shape `production`: as the kit runs it, two
+daphne instances on channels-redis's Pub/Sub layer for /mcp and gunicorn (two workers)
+for the REST writes; the clients are spread over the two daphnes in turn, as nginx's
+least_conn does with equal loads (no nginx in front: its share is not measured). The
+data is made through the services of the served checkout (`--root`), in this process.
+Every client is the SDK's own (`mcp.Client` over streamable HTTP, bearer token of its
+agent), all in this process's event loop, on the same two cores as the servers.
 
 1. claims, one agent: one client calls `claim_next_task` --calls times, one after the
    other, on a board with enough ready tickets; latency of each call as the client
@@ -42,6 +46,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,6 +67,7 @@ POSTGRES_URL = f"postgresql://postgres@127.0.0.1:5432/{DATABASE}"
 REDIS_URL = "redis://127.0.0.1:6379/7"
 AGENTS = 32
 PARTS = ("claims", "listen")
+SHAPES = ("one", "production")
 # The issue's figures (32 agents, daphne + PostgreSQL) and the targets.
 ISSUE_BEFORE = {"calls_per_s": 22, "p50_ms": 1300, "p99_ms": 1900}
 TARGET_ONE_P50_MS = 20
@@ -74,6 +80,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="short runs")
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout daphne serves")
     parser.add_argument("--only", default=",".join(PARTS), help="some of: claims,listen")
+    parser.add_argument("--shape", choices=SHAPES, default="one", help="one daphne or the kit's")
     parser.add_argument("--calls", type=int, help="part 1: sequential calls (500; 100 quick)")
     parser.add_argument("--seconds", type=float, help="part 2: seconds (20; 5 quick)")
     parser.add_argument("--listeners", type=int, help="part 3: listen streams (500; 100 quick)")
@@ -225,20 +232,74 @@ def service_time(seeded: dict, times: int = 30) -> dict:
     return {**spread(latencies), "cpu_p50": round(statistics.median(cpu), 1)}
 
 
-def start_daphne(env: dict, root: Path, folder: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = folder / "daphne.log"
-    command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-    process = subprocess.Popen(
-        [*command, "agent_kanban.asgi:application"],
-        cwd=root,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    _wait_ready(base, process, log)
-    return process, base
+class Servers:
+    """The served processes: the daphnes that answer /mcp (`bases`, `pids`) and where the
+    REST writer posts (`http_base`: gunicorn in the production shape)."""
+
+    def __init__(self) -> None:
+        self.processes: list[tuple[subprocess.Popen, Path]] = []
+        self.bases: list[str] = []
+        self.pids: list[int] = []
+        self.http_base = ""
+
+    def spawn(self, command: Callable[[int], list[str]], env: dict, root: Path, log: Path) -> str:
+        """Start `command(port)` on a free port; its base URL once it answers."""
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        process = subprocess.Popen(
+            command(port),
+            cwd=root,
+            env=env,
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
+        self.processes.append((process, log))
+        _wait_ready(base, process, log)
+        return base
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"{log.name} (last 4,000 characters):\n{log.read_text()[-4000:]}"
+            for _, log in self.processes
+            if log.exists()
+        )
+
+    def stop(self) -> None:
+        for process, _ in self.processes:
+            process.terminate()
+        for process, _ in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def start_servers(shape: str, env: dict, root: Path, folder: Path) -> Servers:
+    def daphne(port: int) -> list[str]:
+        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+        return [*command, "agent_kanban.asgi:application"]
+
+    def gunicorn(port: int) -> list[str]:
+        command = [sys.executable, "-m", "gunicorn", "--workers", "2"]
+        command += ["--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null"]
+        return [*command, "agent_kanban.wsgi:application"]
+
+    servers = Servers()
+    instances = 1 if shape == "one" else 2
+    if shape == "production":
+        env = {**env, "CHANNEL_LAYER_BACKEND": "pubsub"}
+    try:
+        for number in range(instances):
+            log = folder / f"daphne-{number + 1}.log"
+            servers.bases.append(servers.spawn(daphne, env, root, log))
+            servers.pids.append(servers.processes[-1][0].pid)
+        servers.http_base = servers.bases[0]
+        if shape == "production":
+            servers.http_base = servers.spawn(gunicorn, env, root, folder / "gunicorn.log")
+    except BaseException:
+        servers.stop()
+        raise
+    return servers
 
 
 def cpu_seconds(pid: int) -> float:
@@ -259,16 +320,19 @@ class CpuShare:
     """CPU used by this process (the clients), by daphne and by the whole machine over a
     stretch of wall time, in cores: 1.0 is one core busy all the time."""
 
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
         self.wall, self.own = time.monotonic(), time.process_time()
-        self.server, self.machine = cpu_seconds(pid), busy_seconds()
+        self.server, self.machine = self._servers(), busy_seconds()
+
+    def _servers(self) -> float:
+        return sum(cpu_seconds(pid) for pid in self.pids)
 
     def result(self) -> dict:
         wall = time.monotonic() - self.wall
         return {
             "clients_cores": round((time.process_time() - self.own) / wall, 2),
-            "daphne_cores": round((cpu_seconds(self.pid) - self.server) / wall, 2),
+            "daphne_cores": round((self._servers() - self.server) / wall, 2),
             "machine_cores": round((busy_seconds() - self.machine) / wall, 2),
         }
 
@@ -367,13 +431,13 @@ async def floor(base: str, times: int = 100) -> dict:
     return {"requests": times, "latency_ms": spread(latencies)}
 
 
-async def one_agent(base: str, pid: int, seeded: dict, calls: int) -> dict:
+async def one_agent(servers: Servers, seeded: dict, calls: int) -> dict:
     tally, latencies = Tally(), []
-    async with agent(base, seeded["secret"]) as client:
+    async with agent(servers.bases[0], seeded["secret"]) as client:
         protocol = client.protocol_version
         for _ in range(10):  # warm: the tool listing, the first connection, the caches
             await tally.claim(client, seeded["board_id"])
-        started, cpu = time.perf_counter(), CpuShare(pid)
+        started, cpu = time.perf_counter(), CpuShare(servers.pids)
         for _ in range(calls):
             latencies.append(await tally.claim(client, seeded["board_id"]))
         seconds, cpu = time.perf_counter() - started, cpu.result()
@@ -392,21 +456,21 @@ async def one_agent(base: str, pid: int, seeded: dict, calls: int) -> dict:
     }
 
 
-async def agents_at_once(base: str, pid: int, seeded: dict, seconds: float) -> dict:
+async def agents_at_once(servers: Servers, seeded: dict, seconds: float) -> dict:
     board_id, secrets = seeded["board_id"], seeded["secrets"]
     tally, latencies = Tally(), []
     connected, go = [0], anyio.Event()
     window: dict[str, float] = {}
     ends: list[float] = []
 
-    async def run(secret: str) -> None:
+    async def run(base: str, secret: str) -> None:
         async with agent(base, secret) as client:
             await tally.claim(client, board_id)  # warm; its claim counts for doubles
             connected[0] += 1
             if connected[0] == len(secrets):
                 window["start"] = time.perf_counter()
                 window["deadline"] = window["start"] + seconds
-                window["cpu"] = CpuShare(pid)
+                window["cpu"] = CpuShare(servers.pids)
                 go.set()
             await go.wait()
             while time.perf_counter() < window["deadline"]:
@@ -416,8 +480,8 @@ async def agents_at_once(base: str, pid: int, seeded: dict, seconds: float) -> d
                 window["cpu"] = window["cpu"].result()
 
     async with anyio.create_task_group() as group:
-        for secret in secrets:
-            group.start_soon(run, secret)
+        for number, secret in enumerate(secrets):
+            group.start_soon(run, servers.bases[number % len(servers.bases)], secret)
     elapsed = max(ends) - window["start"]
     errors = sum(tally.errors.values())
     return {
@@ -538,29 +602,38 @@ class Listener:
         return next((arrived for arrived in self.arrivals if arrived >= moment), None)
 
 
-async def listen(base: str, pid: int, seeded: dict, listeners: int, rounds: int) -> dict:
+async def listen(servers: Servers, seeded: dict, listeners: int, rounds: int) -> dict:
     board_id = seeded["board_id"]
     auth = {"Authorization": f"Bearer {seeded['writer']}"}
-    writes = Writer(base, seeded["writer"], board_id)
+    writes = Writer(servers.http_base, seeded["writer"], board_id)
     try:
         async with (
             anyio.create_task_group() as group,
-            httpx2.AsyncClient(base_url=base, headers=auth, timeout=60) as http,
+            httpx2.AsyncClient(base_url=servers.http_base, headers=auth, timeout=60) as http,
         ):
-            result = await _listen(group, http, writes, base, pid, seeded, listeners, rounds)
+            result = await _listen(group, http, writes, servers, seeded, listeners, rounds)
             group.cancel_scope.cancel()
     finally:
         writes.close()
     return result
 
 
-async def _listen(group, http, writes, base, pid, seeded, listeners, rounds) -> dict:
+def _rss_kib(servers: Servers) -> int:
+    return sum(rss_kib(pid) for pid in servers.pids)
+
+
+def _fds(servers: Servers) -> int:
+    return sum(open_fds(pid) for pid in servers.pids)
+
+
+async def _listen(group, http, writes, servers: Servers, seeded, listeners, rounds) -> dict:
+    bases = servers.bases
     board_id = seeded["board_id"]
     uri = f"kanban://boards/{board_id}"
     # Warm the server (the listen path, the feed's channel) before the baseline.
     gate = anyio.Semaphore(50)  # the listen backlog is small: 50 connect at a time
     warm, warm_scope = Listener(seeded["secrets"][-1]), anyio.CancelScope()
-    group.start_soon(_scoped, warm, base, uri, gate, warm_scope)
+    group.start_soon(_scoped, warm, bases[0], uri, gate, warm_scope)
     with anyio.fail_after(60):
         await warm.ready.wait()
     if warm.failure:
@@ -573,13 +646,14 @@ async def _listen(group, http, writes, base, pid, seeded, listeners, rounds) -> 
         sent, answered, _ = await writes.create(f"Alone {number}")
         quiet_ms.append((answered - sent) * 1000)
     await anyio.sleep(2)
-    rss_before, fds_before = rss_kib(pid), open_fds(pid)
+    rss_before, fds_before = _rss_kib(servers), _fds(servers)
 
     heard = Round()
     crowd = [Listener(secret, heard) for secret in seeded["secrets"][:listeners]]
     scopes = [anyio.CancelScope() for _ in crowd]
     started = time.monotonic()
-    for listener, scope in zip(crowd, scopes, strict=True):
+    for number, (listener, scope) in enumerate(zip(crowd, scopes, strict=True)):
+        base = bases[number % len(bases)]
         group.start_soon(_scoped, listener, base, uri, gate, scope)
     with anyio.fail_after(300):
         for listener in crowd:
@@ -587,11 +661,11 @@ async def _listen(group, http, writes, base, pid, seeded, listeners, rounds) -> 
     connect_seconds = time.monotonic() - started
     failed = [listener.failure for listener in crowd if listener.failure]
     await anyio.sleep(3)
-    rss_after, fds_after = rss_kib(pid), open_fds(pid)
+    rss_after, fds_after = _rss_kib(servers), _fds(servers)
     live = [listener for listener in crowd if not listener.failure]
 
     from_send, from_answer, from_event, first, last, post_ms = [], [], [], [], [], []
-    created, first_sent, missing, cpu = [], [], 0, CpuShare(pid)
+    created, first_sent, missing, cpu = [], [], 0, CpuShare(servers.pids)
     for number in range(rounds):
         heard.start(len(live))
         sent, answered, ticket_id = await writes.create(f"Listen {number}")
@@ -681,13 +755,14 @@ async def _event_stamps(http, board_id: int) -> dict[int, float]:
 # -- the run -------------------------------------------------------------------------
 
 
-async def measure(args, base: str, pid: int, seeded: dict) -> dict:
-    result: dict = {"floor": await floor(base)}
+async def measure(args, servers: Servers, seeded: dict) -> dict:
+    result: dict = {"floor": await floor(servers.bases[0])}
     if "claims" in args.only:
-        result["one_agent"] = await one_agent(base, pid, seeded["one"], args.calls)
-        result["agents_32"] = await agents_at_once(base, pid, seeded["race"], args.seconds)
+        result["one_agent"] = await one_agent(servers, seeded["one"], args.calls)
+        result["agents_32"] = await agents_at_once(servers, seeded["race"], args.seconds)
     if "listen" in args.only:
-        result["listen"] = await listen(base, pid, seeded["listen"], args.listeners, args.rounds)
+        heard = await listen(servers, seeded["listen"], args.listeners, args.rounds)
+        result["listen"] = heard
     return result
 
 
@@ -717,7 +792,7 @@ def verdicts(result: dict) -> list[dict]:
 def print_report(report: dict) -> None:
     result = report["result"]
     rows = [
-        ("served checkout", report["root"]),
+        ("served checkout, shape", f"{report['root']}, {report.get('shape', 'one')}"),
         (
             "load average at start / end",
             f"{load(report['uptime_start'])} / {load(report['uptime_end'])}",
@@ -820,32 +895,27 @@ def main(argv: list[str] | None = None) -> None:
     when = datetime.now(UTC)
     folder = Path(tempfile.mkdtemp(prefix="ak-bench-mcp-"))
     env = environment(args.root, folder, args.listeners)
-    server = None
+    servers = None
     try:
         fresh_database()
         setup_django(env, args.root)
         seeding = time.monotonic()
         seeded = seed(args)
         seed_seconds = time.monotonic() - seeding
-        server, base = start_daphne(env, args.root, folder)
-        result = anyio.run(measure, args, base, server.pid, seeded)
+        servers = start_servers(args.shape, env, args.root, folder)
+        result = anyio.run(measure, args, servers, seeded)
         if "one_agent" in result:
             result["one_agent"]["service_in_process_ms"] = service_time(seeded["one"])
         if "agents_32" in result:
             doubles = claimed_twice_in_history(seeded["race"]["board_id"])
             result["agents_32"]["double_claims_history"] = doubles
     except BaseException:
-        log = folder / "daphne.log"
-        if log.exists():
-            print(f"daphne's log (last 4,000 characters):\n{log.read_text()[-4000:]}")
+        if servers is not None:
+            print(servers.logs())
         raise
     finally:
-        if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        if servers is not None:
+            servers.stop()
         shutil.rmtree(folder, ignore_errors=True)
 
     report = {
@@ -855,8 +925,13 @@ def main(argv: list[str] | None = None) -> None:
         "quick": args.quick,
         "parts": args.only,
         "database": "postgresql",
-        "channel_layer": "redis",
-        "server": "daphne, one process",
+        "shape": args.shape,
+        "channel_layer": "redis pubsub" if args.shape == "production" else "redis",
+        "server": (
+            "daphne, one process"
+            if args.shape == "one"
+            else "two daphnes (/mcp), gunicorn with two workers (REST writes)"
+        ),
         "open_files_limit": limit,
         "seed_seconds": round(seed_seconds, 1),
         "race_tickets": args.race_tickets if "claims" in args.only else None,

@@ -118,9 +118,8 @@ def _allowed_hosts() -> list[str]:
     return settings.ALLOWED_HOSTS
 
 
-@database_sync_to_async
-def _authenticate(secret: str):
-    return user_for_token(secret)
+# Not thread-sensitive: the requests of different agents must not queue for one thread.
+_authenticate = database_sync_to_async(user_for_token, thread_sensitive=False)
 
 
 class MCPHttpApp:
@@ -154,7 +153,7 @@ class MCPHttpApp:
         # Told here when the token is revoked (`_on_revoked`).
         await loop_feed().keep(groups.token_group_name(token.pk))
         response = _Response(send)
-        with acting_with(secret), running.serving(token.pk):
+        with acting_with(secret, user), running.serving(token.pk):
             await manager.handle_request(scope, receive, response)
         await response.finish()
 
