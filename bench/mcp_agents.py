@@ -60,6 +60,7 @@ sys.path.insert(0, str(ROOT))
 from bench.suite.data import COLUMNS, fill  # noqa: E402
 from bench.suite.report import machine  # noqa: E402
 from bench.suite.servers import _wait_ready, free_port, raise_open_files_limit, rss_kib  # noqa: E402
+from bench.wire_listeners import WireCrowd  # noqa: E402
 
 DATABASE = "ak_bench_mcp"
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -81,6 +82,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout daphne serves")
     parser.add_argument("--only", default=",".join(PARTS), help="some of: claims,listen")
     parser.add_argument("--shape", choices=SHAPES, default="one", help="one daphne or the kit's")
+    parser.add_argument(
+        "--listen-clients",
+        choices=("sdk", "wire"),
+        default="sdk",
+        help="part 3: SDK clients in this process, or plain HTTP ones in four processes",
+    )
     parser.add_argument("--calls", type=int, help="part 1: sequential calls (500; 100 quick)")
     parser.add_argument("--seconds", type=float, help="part 2: seconds (20; 5 quick)")
     parser.add_argument("--listeners", type=int, help="part 3: listen streams (500; 100 quick)")
@@ -602,7 +609,9 @@ class Listener:
         return next((arrived for arrived in self.arrivals if arrived >= moment), None)
 
 
-async def listen(servers: Servers, seeded: dict, listeners: int, rounds: int) -> dict:
+async def listen(
+    servers: Servers, seeded: dict, listeners: int, rounds: int, wire: bool = False
+) -> dict:
     board_id = seeded["board_id"]
     auth = {"Authorization": f"Bearer {seeded['writer']}"}
     writes = Writer(servers.http_base, seeded["writer"], board_id)
@@ -611,7 +620,7 @@ async def listen(servers: Servers, seeded: dict, listeners: int, rounds: int) ->
             anyio.create_task_group() as group,
             httpx2.AsyncClient(base_url=servers.http_base, headers=auth, timeout=60) as http,
         ):
-            result = await _listen(group, http, writes, servers, seeded, listeners, rounds)
+            result = await _listen(group, http, writes, servers, seeded, listeners, rounds, wire)
             group.cancel_scope.cancel()
     finally:
         writes.close()
@@ -626,7 +635,9 @@ def _fds(servers: Servers) -> int:
     return sum(open_fds(pid) for pid in servers.pids)
 
 
-async def _listen(group, http, writes, servers: Servers, seeded, listeners, rounds) -> dict:
+async def _listen(
+    group, http, writes, servers: Servers, seeded, listeners, rounds, wire: bool
+) -> dict:
     bases = servers.bases
     board_id = seeded["board_id"]
     uri = f"kanban://boards/{board_id}"
@@ -649,31 +660,54 @@ async def _listen(group, http, writes, servers: Servers, seeded, listeners, roun
     rss_before, fds_before = _rss_kib(servers), _fds(servers)
 
     heard = Round()
-    crowd = [Listener(secret, heard) for secret in seeded["secrets"][:listeners]]
-    scopes = [anyio.CancelScope() for _ in crowd]
+    secrets = seeded["secrets"][:listeners]
     started = time.monotonic()
-    for number, (listener, scope) in enumerate(zip(crowd, scopes, strict=True)):
-        base = bases[number % len(bases)]
-        group.start_soon(_scoped, listener, base, uri, gate, scope)
-    with anyio.fail_after(300):
-        for listener in crowd:
-            await listener.ready.wait()
+    if wire:
+        crowd = WireCrowd(bases, secrets, uri)
+        crowd.start()
+        await anyio.to_thread.run_sync(crowd.wait_open)
+        failed: list[str] = []
+    else:
+        sdk_crowd = [Listener(secret, heard) for secret in secrets]
+        scopes = [anyio.CancelScope() for _ in sdk_crowd]
+        for number, (listener, scope) in enumerate(zip(sdk_crowd, scopes, strict=True)):
+            base = bases[number % len(bases)]
+            group.start_soon(_scoped, listener, base, uri, gate, scope)
+        with anyio.fail_after(300):
+            for listener in sdk_crowd:
+                await listener.ready.wait()
+        failed = [listener.failure for listener in sdk_crowd if listener.failure]
     connect_seconds = time.monotonic() - started
-    failed = [listener.failure for listener in crowd if listener.failure]
     await anyio.sleep(3)
     rss_after, fds_after = _rss_kib(servers), _fds(servers)
-    live = [listener for listener in crowd if not listener.failure]
 
-    from_send, from_answer, from_event, first, last, post_ms = [], [], [], [], [], []
-    created, first_sent, missing, cpu = [], [], 0, CpuShare(servers.pids)
+    writes_made, cpu = [], CpuShare(servers.pids)  # (sent, answered, ticket id)
     for number in range(rounds):
-        heard.start(len(live))
-        sent, answered, ticket_id = await writes.create(f"Listen {number}")
-        first_sent.append(sent)
-        post_ms.append((answered - sent) * 1000)
-        with anyio.move_on_after(30):
-            await heard.everyone.wait()
-        arrived = [listener.first_after(sent) for listener in live]
+        heard.start(len(secrets) - len(failed))
+        writes_made.append(await writes.create(f"Listen {number}"))
+        if wire:
+            await anyio.sleep(1.5)  # its arrivals are read at the end
+        else:
+            with anyio.move_on_after(30):
+                await heard.everyone.wait()
+            await anyio.sleep(0.5)
+    cpu = cpu.result()
+    if wire:
+        await anyio.to_thread.run_sync(crowd.stop)
+        failed = [crowd.failures[n] for n in range(len(secrets)) if n in crowd.failures]
+        arrivals = [crowd.arrivals.get(n, []) for n in range(len(secrets))]
+        lost = []  # a stream that failed or ended before the stop
+    else:
+        live = [listener for listener in sdk_crowd if not listener.failure]
+        arrivals = [listener.arrivals for listener in live]
+        lost = [listener.failure for listener in live if listener.failure]
+
+    from_send, from_answer, from_event, first, last = [], [], [], [], []
+    post_ms = [(answered - sent) * 1000 for sent, answered, _ in writes_made]
+    ends = [sent for sent, _, _ in writes_made[1:]] + [math.inf]
+    created, missing = [], 0
+    for (sent, answered, ticket_id), end in zip(writes_made, ends, strict=True):
+        arrived = [next((t for t in times if sent <= t < end), None) for times in arrivals]
         missing += sum(1 for moment in arrived if moment is None)
         arrived = [moment for moment in arrived if moment is not None]
         from_send += [(moment - sent) * 1000 for moment in arrived]
@@ -682,16 +716,13 @@ async def _listen(group, http, writes, servers: Servers, seeded, listeners, roun
             first.append((min(arrived) - sent) * 1000)
             last.append((max(arrived) - sent) * 1000)
         created.append((ticket_id, arrived))
-        await anyio.sleep(0.5)
-    cpu = cpu.result()
     # Notifications a listener got per change (the server may name several resources).
-    since = min(sent for sent in first_sent) if first_sent else math.inf
-    notes = sum(1 for listener in live for moment in listener.arrivals if moment >= since)
+    since = writes_made[0][0] if writes_made else math.inf
+    notes = sum(1 for times in arrivals for moment in times if moment >= since)
     stamps = await _event_stamps(http, board_id)
     for ticket_id, arrived in created:
         if ticket_id in stamps:
             from_event += [(moment - stamps[ticket_id]) * 1000 for moment in arrived]
-    lost = [listener.failure for listener in live if listener.failure]
 
     def median(values: list[float]) -> float | None:
         return round(statistics.median(values), 1) if values else None
@@ -704,7 +735,8 @@ async def _listen(group, http, writes, servers: Servers, seeded, listeners, roun
         "open_failures": Counter(failed).most_common(5),
         "streams_lost_during_rounds": len(lost),
         "arrivals_missing": missing,
-        "notifications_per_listener_per_write": round(notes / max(1, len(live) * rounds), 2),
+        "listen_clients": "wire" if wire else "sdk",
+        "notifications_per_listener_per_write": round(notes / max(1, len(arrivals) * rounds), 2),
         "latency_from_post_sent_ms": spread(from_send),
         "latency_from_post_answered_ms": spread(from_answer),
         "latency_from_event_ms": spread(from_event),
@@ -715,7 +747,7 @@ async def _listen(group, http, writes, servers: Servers, seeded, listeners, roun
         "cpu_during_rounds": cpu,
         "rss_before_mib": round(rss_before / 1024, 1),
         "rss_after_mib": round(rss_after / 1024, 1),
-        "rss_per_stream_kib": round((rss_after - rss_before) / max(1, len(live)), 1),
+        "rss_per_stream_kib": round((rss_after - rss_before) / max(1, len(arrivals)), 1),
         "daphne_fds_before": fds_before,
         "daphne_fds_after": fds_after,
     }
@@ -761,7 +793,13 @@ async def measure(args, servers: Servers, seeded: dict) -> dict:
         result["one_agent"] = await one_agent(servers, seeded["one"], args.calls)
         result["agents_32"] = await agents_at_once(servers, seeded["race"], args.seconds)
     if "listen" in args.only:
-        heard = await listen(servers, seeded["listen"], args.listeners, args.rounds)
+        heard = await listen(
+            servers,
+            seeded["listen"],
+            args.listeners,
+            args.rounds,
+            wire=args.listen_clients == "wire",
+        )
         result["listen"] = heard
     return result
 
@@ -829,7 +867,8 @@ def print_report(report: dict) -> None:
         heard = result["listen"]
         rows += [
             (
-                f"{heard['listeners']} listeners x {heard['rounds']} rounds: from POST sent "
+                f"{heard['listeners']} {heard.get('listen_clients', 'sdk')} listeners x "
+                f"{heard['rounds']} rounds: from POST sent "
                 "p50 / p90 / p99 (ms)",
                 _ms(heard["latency_from_post_sent_ms"]),
             ),
