@@ -2,6 +2,7 @@
 at /ws/connect."""
 
 import os
+import sys
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agent_kanban.settings")
 
@@ -23,6 +24,7 @@ from live.consumers import BoardEventsConsumer  # noqa: E402
 from live.limits import WebSocketConnectLimit  # noqa: E402
 from mcp_server.http import mount_mcp  # noqa: E402
 from mcp_server.limits import McpRateLimit  # noqa: E402
+from webhooks.worker import start_in_process, stop_in_process  # noqa: E402
 
 websocket_routes = [re_path(r"^ws/connect/?$", BoardEventsConsumer.as_asgi())]
 
@@ -34,3 +36,19 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+
+def _deliver_webhooks_when_serving() -> None:
+    """The embedded shape: the server delivers webhooks, with nothing else to start.
+    daphne runs on Twisted's reactor, which it installed before loading this module:
+    the deliverer starts once the reactor runs, so a process that only imports the
+    application (a test) delivers nothing."""
+    reactor = sys.modules.get("twisted.internet.reactor")
+    if reactor is None:
+        return
+    reactor.callWhenRunning(start_in_process)
+    reactor.addSystemEventTrigger("before", "shutdown", stop_in_process)
+
+
+if settings.WEBHOOKS_DELIVER_IN_PROCESS:
+    _deliver_webhooks_when_serving()

@@ -8,6 +8,7 @@ from agent_kanban import production
 from agent_kanban.env import (
     database_from_url,
     env_bool,
+    env_float,
     env_int,
     env_list,
     env_rate,
@@ -108,10 +109,11 @@ DATABASES = {
     else sqlite_database(VAR_DIR / "agent_kanban.sqlite3")
 }
 # Every process that connects at once (gunicorn workers, daphne instances, stdio agents,
-# timers) may hold its whole pool: `check --deploy --database default` warns when that
-# exceeds PostgreSQL's max_connections less DATABASE_CONNECTIONS_HEADROOM.
+# timers, the webhook deliverer) may hold its whole pool: `check --deploy --database
+# default` warns when that exceeds PostgreSQL's max_connections less
+# DATABASE_CONNECTIONS_HEADROOM.
 DATABASE_PROCESSES = env_int(
-    "DATABASE_PROCESSES", env_int("GUNICORN_WORKERS", 3) + env_int("DAPHNE_INSTANCES", 2) + 2
+    "DATABASE_PROCESSES", env_int("GUNICORN_WORKERS", 3) + env_int("DAPHNE_INSTANCES", 2) + 3
 )
 DATABASE_CONNECTIONS_HEADROOM = env_int("DATABASE_CONNECTIONS_HEADROOM", 10)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -230,6 +232,31 @@ WS_MAX_MESSAGE_BYTES = env_int("WS_MAX_MESSAGE_BYTES", 64 * 1024)
 WS_MAX_BOARDS = env_int("WS_MAX_BOARDS", 100)
 SSE_POLL_MS = env_int("SSE_POLL_MS", 500)
 SSE_HEARTBEAT_SECONDS = env_int("SSE_HEARTBEAT_SECONDS", 15)
+
+# Outgoing webhooks (webhooks app; README "Webhooks"). Deliveries are made from the board
+# event log by a deliverer: the server process itself in the embedded shape
+# (WEBHOOKS_DELIVER_IN_PROCESS, on with SQLite outside production),
+# else `manage.py deliver_webhooks`. It looks for new events every WEBHOOKS_POLL_MS and
+# sends up to WEBHOOKS_CONCURRENCY webhooks' deliveries at once; an attempt gets
+# WEBHOOKS_TIMEOUT_SECONDS. A failed attempt is tried again after
+# WEBHOOKS_RETRY_BASE_SECONDS * WEBHOOKS_RETRY_FACTOR^(n-1), WEBHOOKS_MAX_ATTEMPTS in
+# all (8 s, 24 s, … about 22 hours), then the delivery has failed; after
+# WEBHOOKS_DISABLE_AFTER_FAILURES failed deliveries in a row the webhook is switched off.
+# Finished deliveries are kept WEBHOOKS_KEEP_DAYS days. Receivers on loopback, private or
+# link-local addresses are refused unless WEBHOOKS_ALLOW_PRIVATE_ADDRESSES.
+WEBHOOKS_DELIVER_IN_PROCESS = env_bool(
+    "WEBHOOKS_DELIVER_IN_PROCESS",
+    ENVIRONMENT != "production" and DATABASES["default"]["ENGINE"].endswith("sqlite3"),
+)
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", False)
+WEBHOOKS_POLL_MS = env_int("WEBHOOKS_POLL_MS", 50)
+WEBHOOKS_CONCURRENCY = env_int("WEBHOOKS_CONCURRENCY", 4)
+WEBHOOKS_TIMEOUT_SECONDS = env_float("WEBHOOKS_TIMEOUT_SECONDS", 10.0)
+WEBHOOKS_RETRY_BASE_SECONDS = env_float("WEBHOOKS_RETRY_BASE_SECONDS", 8.0)
+WEBHOOKS_RETRY_FACTOR = env_float("WEBHOOKS_RETRY_FACTOR", 3.0)
+WEBHOOKS_MAX_ATTEMPTS = env_int("WEBHOOKS_MAX_ATTEMPTS", 10)
+WEBHOOKS_DISABLE_AFTER_FAILURES = env_int("WEBHOOKS_DISABLE_AFTER_FAILURES", 20)
+WEBHOOKS_KEEP_DAYS = env_int("WEBHOOKS_KEEP_DAYS", 30)
 
 # Statistics (stats app): a column's colour needs at least STATS_MIN_SAMPLES completed
 # stays in the last STATS_WINDOW_DAYS days; heavier figures are cached this long (the

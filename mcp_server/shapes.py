@@ -79,6 +79,18 @@ class Progress(TypedDict):
     at: Annotated[str | None, Field(json_schema_extra={"format": "date-time"})]
 
 
+class TaskLink(TypedDict):
+    """A branch, commit or pull/merge request of a forge that mentions the task."""
+
+    kind: Annotated[str, Field(description="branch, commit, pull_request or merge_request.")]
+    forge: Annotated[str, Field(description="github, gitlab or gitea.")]
+    url: str
+    title: str
+    state: Annotated[str, Field(description="open, merged or closed; created or pushed.")]
+    external_id: Annotated[str, Field(description="The forge's number, sha or branch name.")]
+    updated_at: Moment
+
+
 class TaskDetail(TaskBrief):
     """A task in full, exactly as the REST API shows it."""
 
@@ -93,6 +105,9 @@ class TaskDetail(TaskBrief):
     lease_expires_at: LeaseExpiresAt
     blocked_by: Annotated[list[int], Field(description="Ids of the tasks blocking it.")]
     progress: Progress
+    links: Annotated[
+        list[TaskLink], Field(description="Branches, commits and pull requests mentioning it.")
+    ]
 
 
 BRIEF_FIELDS = tuple(TaskBrief.__annotations__)
@@ -154,6 +169,9 @@ class BoardPage(Paging):
     """One page of boards, by name."""
 
     items: list[BoardBrief]
+    hint: NotRequired[
+        Annotated[str, Field(description="Why there is no board at all, and what to do.")]
+    ]
 
 
 # tickets.selectors.ticket_dependencies builds these two.

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from boards.admin import ViewOnlyAdmin
-from tickets.models import Label, Ticket
+from tickets.models import Label, Ticket, TicketLink
 
 
 @admin.register(Ticket)
@@ -40,3 +40,13 @@ class LabelAdmin(ViewOnlyAdmin):
     list_select_related = ["board"]
     list_filter = ["board"]
     search_fields = ["name", "board__name"]
+
+
+@admin.register(TicketLink)
+class TicketLinkAdmin(ViewOnlyAdmin):
+    """View-only: links are made by forge deliveries (tickets.services.links)."""
+
+    list_display = ["ticket", "kind", "forge", "state", "title", "updated_at"]
+    list_select_related = ["ticket"]
+    list_filter = ["kind", "forge", "state"]
+    search_fields = ["url", "title"]

@@ -110,3 +110,35 @@ class Ticket(models.Model):
         if self.claimed_by_id and self.lease_expires_at and self.lease_expires_at > now:
             return self.claimed_by_id
         return None
+
+
+class TicketLink(models.Model):
+    """A branch, commit, pull request or merge request of a forge (GitHub, GitLab, Gitea)
+    that mentions the ticket. Written by tickets.services.links only."""
+
+    class Kind(models.TextChoices):
+        BRANCH = "branch"
+        COMMIT = "commit"
+        PULL_REQUEST = "pull_request"
+        MERGE_REQUEST = "merge_request"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="links")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    url = models.URLField(max_length=1000)
+    title = models.CharField(max_length=500, blank=True, default="")
+    # open, merged or closed for a pull/merge request; created or pushed for the others.
+    state = models.CharField(max_length=20, blank=True, default="")
+    forge = models.CharField(max_length=10)
+    # The forge's name for it: a pull request's number, a commit's sha, a branch's name.
+    external_id = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["ticket", "url"], name="ticket_link_unique_url"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.ticket_id} {self.kind} {self.url}"

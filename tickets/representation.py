@@ -2,13 +2,13 @@
 show what `ticket_representation` returns. `TicketSerializer` declares the same
 fields for the OpenAPI schema; tests/api/test_response_schema.py holds the two in step."""
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from django.utils import timezone
 
 from core.isotime import iso_datetime
-from tickets.models import Ticket
-from tickets.selectors import board_last_column_id, prefetched, subtask_counts
+from tickets.models import Ticket, TicketLink
+from tickets.selectors import board_last_column_id, prefetched, subtask_counts, ticket_links
 
 
 def ticket_representation(ticket: Ticket, *, now: datetime | None = None) -> dict:
@@ -45,6 +45,20 @@ def ticket_representation(ticket: Ticket, *, now: datetime | None = None) -> dic
         "parent_id": ticket.parent_id,
         "subtasks": _subtasks(ticket),
         "progress": progress_shown(ticket, now),
+        "links": [link_representation(link, zone) for link in ticket_links(ticket)],
+    }
+
+
+def link_representation(link: TicketLink, zone: tzinfo | None = None) -> dict:
+    """A branch, commit or pull/merge request that mentions the ticket."""
+    return {
+        "kind": link.kind,
+        "forge": link.forge,
+        "url": link.url,
+        "title": link.title,
+        "state": link.state,
+        "external_id": link.external_id,
+        "updated_at": iso_datetime(link.updated_at, zone),
     }
 
 

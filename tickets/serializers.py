@@ -3,7 +3,7 @@ from rest_framework import serializers
 from core.adapters import RefuseUnknownFields
 from core.ids import ID_MAX
 from tickets import rules
-from tickets.models import Ticket
+from tickets.models import Ticket, TicketLink
 from tickets.representation import ticket_representation
 
 
@@ -20,6 +20,22 @@ class SubtaskCountsSerializer(serializers.Serializer):
     done = serializers.IntegerField(
         read_only=True, help_text="How many of them are in the board's last column."
     )
+
+
+class TicketLinkSerializer(serializers.Serializer):
+    """A branch, commit or pull/merge request of a forge that mentions the ticket."""
+
+    kind = serializers.ChoiceField(choices=TicketLink.Kind.choices, read_only=True)
+    forge = serializers.CharField(read_only=True, help_text="github, gitlab or gitea.")
+    url = serializers.URLField(read_only=True)
+    title = serializers.CharField(read_only=True)
+    state = serializers.CharField(
+        read_only=True, help_text="open, merged or closed (pull requests); created or pushed."
+    )
+    external_id = serializers.CharField(
+        read_only=True, help_text="The forge's number, commit sha or branch name."
+    )
+    updated_at = serializers.DateTimeField(read_only=True)
 
 
 class TicketSerializer(serializers.ModelSerializer):
@@ -57,6 +73,11 @@ class TicketSerializer(serializers.ModelSerializer):
         read_only=True,
         help_text="What the claimant says it is doing now (POST /progress); ends with the claim.",
     )
+    links = TicketLinkSerializer(
+        many=True,
+        read_only=True,
+        help_text="Branches, commits and pull requests that mention it (forge events).",
+    )
 
     class Meta:
         model = Ticket
@@ -84,6 +105,7 @@ class TicketSerializer(serializers.ModelSerializer):
             "parent_id",
             "subtasks",
             "progress",
+            "links",
         ]
         read_only_fields = fields
 
@@ -182,9 +204,37 @@ class TicketWriteSerializer(RefuseUnknownFields):
     )
 
 
-class TicketCreateSerializer(TicketWriteSerializer):
-    misplaced_fields = {"current_column": 'On create the column is "column".'}
+def one_column_name(data: dict, *, required: bool = False) -> dict:
+    """`data` with its column as `column`, given as `column` or as `current_column` (the
+    name a ticket is read with); both may be given only if they are the same."""
+    alias = data.pop("current_column", None)
+    if alias is not None and data.setdefault("column", alias) != alias:
+        raise serializers.ValidationError(
+            {"current_column": 'Differs from "column": give one of the two.'}
+        )
+    if required and "column" not in data:
+        raise serializers.ValidationError(
+            {"column": serializers.ErrorDetail("This field is required.", code="required")}
+        )
+    return data
 
+
+class TargetColumn(RefuseUnknownFields):
+    """A write that places a ticket in a column, named `column` or `current_column`, so
+    that what a client read may be sent back (`one_column_name`)."""
+
+    column_required = False
+
+    column = StrictCharField(max_length=100, required=False, help_text="The column's name.")
+    current_column = StrictCharField(
+        max_length=100, required=False, help_text='The same as "column" (the name it is read as).'
+    )
+
+    def validate(self, data):
+        return one_column_name(super().validate(data), required=self.column_required)
+
+
+class TicketCreateSerializer(TargetColumn, TicketWriteSerializer):
     board_id = serializers.IntegerField(min_value=1)
     column = StrictCharField(
         max_length=100, required=False, help_text="Column name; the board's first column if absent."
@@ -210,6 +260,7 @@ class TicketUpdateSerializer(TicketWriteSerializer):
             "is_blocked",
             "subtasks",
             "progress",
+            "links",
         }
     )
     misplaced_fields = {
@@ -234,10 +285,12 @@ class TicketUpdateSerializer(TicketWriteSerializer):
     claim_token = ClaimTokenField()
 
 
-class TicketMoveSerializer(RefuseUnknownFields):
-    misplaced_fields = {"current_column": 'The target column is "column".'}
+class TicketMoveSerializer(TargetColumn):
+    column_required = True
 
-    column = StrictCharField(max_length=100)
+    column = StrictCharField(
+        max_length=100, required=False, help_text='The target column (or "current_column").'
+    )
     override_wip = serializers.BooleanField(
         required=False, help_text="Admins only: move into a column at its WIP limit."
     )
@@ -327,6 +380,12 @@ class ClaimNextSerializer(LeaseSerializer):
     )
     assignee = StrictCharField(
         max_length=150, required=False, help_text="Only tickets assigned to this user."
+    )
+    include_assigned = serializers.BooleanField(
+        required=False,
+        help_text="Also tickets assigned to someone else (by default: only tickets with no "
+        "assignee or assigned to you). A ticket with no assignee becomes yours while you "
+        "hold it.",
     )
 
 

@@ -24,6 +24,7 @@ from tickets.selectors import (
     awaiting_review_by,
     ticket_dependencies,
     ticket_get,
+    ticket_links,
     ticket_list,
     with_board_relations,
 )
@@ -296,6 +297,7 @@ def ticket_detail(request: HttpRequest, board_id: int, ticket_id: int) -> HttpRe
         "card": card_context(ticket, now),
         "review": _review_offer(request, board, ticket, now),
         "dependencies": ticket_dependencies(actor=request.user, ticket_id=ticket_id),
+        "links": ticket_links(ticket),
         "comments": ticket_comments(actor=request.user, ticket_id=ticket_id),
         "timeline": timeline(ticket_history(actor=request.user, ticket_id=ticket_id)),
         "users": selectors.board_people(board_id=board_id),

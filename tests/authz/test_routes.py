@@ -77,6 +77,35 @@ def names_in(response) -> list[str]:
     return [item["name"] for item in response.json()["items"]]
 
 
+# Webhooks: a public address, so that no name is resolved and no private one refused.
+WEBHOOK_URL = "https://93.184.215.14/hook"
+
+
+def webhook(path: str = "") -> Callable[[World, User], str]:
+    """A webhook of the board (made by its admin), and a path under it."""
+
+    def url(w: World, u: User) -> str:
+        from webhooks.services import webhook_create
+
+        made, _ = webhook_create(actor=w.board.created_by, board_id=w.board.pk, url=WEBHOOK_URL)
+        return f"/api/boards/{w.board.pk}/webhooks/{made.pk}/{path}"
+
+    return url
+
+
+def delivery_to_redeliver(w: World, u: User) -> str:
+    """A queued delivery of a fresh webhook."""
+    from tests.factories import make_ticket
+    from webhooks import delivery
+    from webhooks.models import WebhookDelivery
+
+    hook = webhook()(w, u).rstrip("/").rsplit("/", 1)[-1]
+    make_ticket(w.board.created_by, w.board, "Sent")
+    delivery.materialise()
+    sent = WebhookDelivery.objects.filter(webhook_id=hook).order_by("seq").first()
+    return f"/api/boards/{w.board.pk}/webhooks/{hook}/deliveries/{sent.delivery_id}/redeliver"
+
+
 RULES: dict[tuple[str, str], Rule] = {
     # Boards
     ("board-list", "GET"): Rule(
@@ -109,6 +138,17 @@ RULES: dict[tuple[str, str], Rule] = {
     ("board-events", "GET"): Rule(
         READ, lambda w, u: f"/api/boards/{w.board.pk}/events?format=json&since=0", live=True
     ),
+    # Forge settings: secrets and rules, board admins only (tests/forge).
+    ("board-forge", "GET"): Rule(ADMIN, board("forge")),
+    ("board-forge", "PUT"): Rule(ADMIN, board("forge"), lambda w: {"on_pr_opened": None}),
+    # Outgoing webhooks: board admins only (tests/webhooks).
+    ("board-webhooks", "GET"): Rule(ADMIN, board("webhooks/")),
+    ("board-webhooks", "POST"): Rule(ADMIN, board("webhooks/"), lambda w: {"url": WEBHOOK_URL}),
+    ("board-webhook", "GET"): Rule(ADMIN, webhook()),
+    ("board-webhook", "PATCH"): Rule(ADMIN, webhook(), lambda w: {"active": False}),
+    ("board-webhook", "DELETE"): Rule(ADMIN, webhook()),
+    ("board-webhook-deliveries", "GET"): Rule(ADMIN, webhook("deliveries/")),
+    ("board-webhook-redeliver", "POST"): Rule(ADMIN, delivery_to_redeliver, lambda w: {}),
     # Tickets
     ("ticket-list", "GET"): Rule(READ, lambda w, u: f"/api/tickets/?board_id={w.board.pk}"),
     ("ticket-list", "POST"): Rule(
@@ -221,6 +261,24 @@ RULES: dict[tuple[str, str], Rule] = {
     ("board-insights", "GET"): Rule(
         READ, lambda w, u: f"/boards/{w.board.pk}/insights/", page=True
     ),
+    ("board-webhooks-page", "GET"): Rule(
+        ADMIN, lambda w, u: f"/boards/{w.board.pk}/webhooks/", page=True
+    ),
+    ("board-webhooks-page", "POST"): Rule(
+        ADMIN,
+        lambda w, u: f"/boards/{w.board.pk}/webhooks/",
+        lambda w: {"operation": "add", "url": WEBHOOK_URL},
+        page=True,
+    ),
+    ("board-forge-page", "GET"): Rule(
+        ADMIN, lambda w, u: f"/boards/{w.board.pk}/forge/", page=True
+    ),
+    ("board-forge-page", "POST"): Rule(
+        ADMIN,
+        lambda w, u: f"/boards/{w.board.pk}/forge/",
+        lambda w: {"operation": "rules", "on_pr_opened": "", "on_pr_merged": ""},
+        page=True,
+    ),
 }
 
 # Routes that are not about one board, and why; their own tests cover who may use them.
@@ -231,18 +289,20 @@ NOT_BOARD = {
     "health": "health check",
     "health-simple": "health check",
     "health-live": "health check",
-    "status": "service status",
+    "status": "service status, for monitors: no identity, nothing private (tests/api)",
     "metrics": "Prometheus metrics (operators)",
     "session": "who am I",
     "schema": "OpenAPI document",
     "docs": "API documentation",
     "api-root": "the browsable API's index of endpoints",
+    "api-not-found": "every other path under /api/: the JSON 404 (tests/api/test_errors.py)",
     "tokens": "the user's own tokens (tests/tokens)",
     "token-revoke": "the user's own tokens (tests/tokens)",
     "api-tokens": "the user's own tokens (tests/tokens)",
     "api-token": "the user's own tokens (tests/tokens)",
     "api-token-revoke": "the user's own tokens (tests/tokens)",
     "audit": "the audit log page (staff; tests/audit)",
+    "forge-hook": "forge deliveries, proved by the board's secret, not a role (tests/forge)",
     "rest_framework:login": "the browsable API's sign-in",
     "rest_framework:logout": "the browsable API's sign-out",
 }

@@ -4,7 +4,7 @@
 `_writes` holds what every write shares (locking, permission and claim checks, the
 history + event step); `placement` columns, WIP limits and card order; `moves` the one
 rule by which a ticket reaches a column; then one module a kind of write: `editing`,
-`bulk`, `dependencies`, `claims`."""
+`bulk`, `dependencies`, `claims`, `links`."""
 
 from tickets.services.bulk import (
     tickets_bulk_assign,
@@ -27,11 +27,13 @@ from tickets.services.dependencies import (
     ticket_set_dependencies,
 )
 from tickets.services.editing import ticket_create, ticket_delete, ticket_move, ticket_update
+from tickets.services.links import LinkSpec, ticket_link
 from tickets.services.progress import ticket_report_progress
 from tickets.services.review import ticket_review
 from tickets.services.subtasks import ticket_create_subtasks
 
 __all__ = [
+    "LinkSpec",
     "NothingToClaim",
     "leases_expire",
     "ticket_add_dependency",
@@ -42,6 +44,7 @@ __all__ = [
     "ticket_delete",
     "ticket_fence",
     "ticket_heartbeat",
+    "ticket_link",
     "ticket_move",
     "ticket_release",
     "ticket_remove_dependency",

@@ -3,11 +3,11 @@
 from contextlib import nullcontext
 
 from django.db import transaction
-from django.utils import timezone
 
 from boards.access import WRITE, require_board
 from boards.events import event_append
 from boards.models import Board
+from core import clock
 from core.errors import InvalidInput, NotFound, field_error
 from core.transactions import retry_once_on_deadlock
 from tickets.models import Label, Ticket
@@ -79,7 +79,7 @@ def ticket_create(
         ensure_creatable_in(columns, target)
         parent_for_write(actor=actor, board_id=board_id, parent_id=parent_id, ticket=None)
         lock_column(target, adding=1)
-        now = timezone.now()
+        now = clock.now()
         ticket = Ticket.objects.create(
             board_id=board_id,
             column=target,
@@ -102,6 +102,7 @@ def ticket_create(
         # (the event and the API answer are both made from this object).
         ticket.last_column_id = columns[-1].pk
         ticket.subtasks_total = ticket.subtasks_done = 0
+        ticket.has_links = False
         known_relations(ticket, labels=labels, blocked_by=[])
         record(
             actor=actor,
@@ -169,7 +170,7 @@ def ticket_update(
                 actor=actor, board_id=ticket.board_id, parent_id=parent_id, ticket=ticket
             )
             ticket.parent_id = parent_id
-        now = timezone.now()
+        now = clock.now()
         moves = []
         if target_column is not None:
             moves = move_tickets(
@@ -227,7 +228,7 @@ def ticket_move(
     ):
         ticket = ticket_for_write(ticket_id, expected_version, actor, claim_token=claim_token)
         old = tracked_values(ticket, label_names(ticket))
-        now = timezone.now()
+        now = clock.now()
         [move] = move_tickets(
             actor=actor,
             tickets=[ticket],
@@ -267,7 +268,7 @@ def ticket_delete(*, actor, ticket_id: int, expected_version: int | None = None)
             ticket.board_id,
             {"id": ticket.pk, "title": ticket.title, "current_column": ticket.column.name},
         )
-        now = timezone.now()
+        now = clock.now()
         dependants = blockers_of_dependants(ticket.pk)
         changes = [
             TicketChange(ticket.pk, "deleted", {"title": (ticket.title, None)}),

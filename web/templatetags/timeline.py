@@ -92,6 +92,11 @@ DESCRIBE: dict[str, Callable[[TicketHistory], SafeString]] = {
         if row.new_value
         else format_html("took it out of <b>{}</b>", row.old_value)
     ),
+    "link": lambda row: (
+        format_html("linked {}", row.new_value)
+        if not row.old_value
+        else format_html("updated a link to {}", row.new_value)
+    ),
     "subtasks_override": lambda row: format_html(
         "finished it before its subtasks <b>{}</b>, as a board admin", row.new_value
     ),
