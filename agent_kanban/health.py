@@ -1,4 +1,5 @@
-"""Health and status endpoints: cheap ones for load balancers, a full one for people."""
+"""Health and status endpoints: cheap ones for load balancers, a full one for people, and
+the status for monitors (no identity, nothing private)."""
 
 import asyncio
 import time
@@ -16,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from boards.models import Board
+from core.errors import api_methods
 from core.version import VERSION
 from live.realtime import connection_stats
 from tickets.models import Ticket
@@ -24,11 +26,13 @@ STARTED = time.monotonic()
 STARTED_AT = timezone.now()
 
 
+@api_methods("GET", "HEAD")
 def simple(request):
     """For load balancers: no database, no cache, just "the process answers"."""
     return JsonResponse({"status": "ok"})
 
 
+@api_methods("GET", "HEAD")
 def live(request):
     """Liveness: the smallest JSON view there is (no database, cache or session). It is
     also the benchmark floor: what the server stack costs with no work behind it."""
@@ -80,6 +84,18 @@ def _channel_layer() -> dict:
     return {"backend": type(layer).__name__}
 
 
+def _dependencies() -> dict[str, dict]:
+    return {
+        "database": _timed(_database),
+        "cache": _timed(_cache),
+        "channel_layer": _timed(_channel_layer),
+    }
+
+
+def _uptime_seconds() -> float:
+    return round(time.monotonic() - STARTED, 1)
+
+
 class HealthView(APIView):
     """Database (with latency), cache, channel layer, counts, version and uptime.
     503 when something the app needs is down."""
@@ -90,9 +106,7 @@ class HealthView(APIView):
     @extend_schema(responses={200: dict, 503: dict})
     def get(self, request):
         checks = {
-            "database": _timed(_database),
-            "cache": _timed(_cache),
-            "channel_layer": _timed(_channel_layer),
+            **_dependencies(),
             # WebSocket connections of the process that answers (each counts its own).
             "websocket": _timed(connection_stats),
         }
@@ -101,7 +115,7 @@ class HealthView(APIView):
             "status": "ok" if healthy else "degraded",
             "version": VERSION,
             "environment": settings.ENVIRONMENT,
-            "uptime_seconds": round(time.monotonic() - STARTED, 1),
+            "uptime_seconds": _uptime_seconds(),
             "started_at": STARTED_AT.isoformat(),
             "checks": checks,
         }
@@ -111,18 +125,22 @@ class HealthView(APIView):
 
 
 class StatusView(APIView):
-    """What this server is: version, environment, time, and who is asking."""
+    """What this server is and whether its dependencies answer, for monitors: no identity
+    needed, so nothing in it is private (no counts, names, backends or errors)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
 
     @extend_schema(responses=dict)
     def get(self, request):
+        answers = {name: check["status"] == "ok" for name, check in _dependencies().items()}
         return Response(
             {
                 "name": "Agent Kanban",
                 "version": VERSION,
-                "environment": settings.ENVIRONMENT,
+                "status": "ok" if all(answers.values()) else "degraded",
                 "server_time": timezone.now().isoformat(),
-                "uptime_seconds": round(time.monotonic() - STARTED, 1),
-                "database": connection.vendor,
-                "user": request.user.username,
+                "uptime_seconds": _uptime_seconds(),
+                "answers": answers,
             }
         )

@@ -11,6 +11,7 @@ from boards.api import BoardViewSet
 from comments.api import CommentViewSet
 from comments.review_api import TicketReviewView
 from core import metrics
+from core.errors import api_not_found
 from history.api import (
     BoardActivityView,
     HistoryStatsView,
@@ -75,6 +76,8 @@ api_patterns = [
     path("", include("webhooks.urls")),
     path("", include("forge.urls")),
     path("", include(router.urls)),
+    # Last: every other path under /api/ is the JSON 404, whatever DEBUG says.
+    re_path(r"^(?P<unknown>.*)$", api_not_found, name="api-not-found"),
 ]
 
 urlpatterns = [

@@ -2,7 +2,6 @@
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from boards.models import Board
 from tickets.models import Ticket
@@ -39,20 +38,3 @@ def postgres_tables() -> set[str]:
     with connection.cursor() as cursor:
         cursor.execute(POSTGRES_TABLES)
         return {f"{schema}.{name}" for schema, name in cursor.fetchall()}
-
-
-def migration_state() -> tuple[list[str], list[str]]:
-    """Migrations this code has that the database lacks, and migrations the database
-    records that this code does not know (a backup from a newer version)."""
-    executor = MigrationExecutor(connection)
-    loader = executor.loader
-    pending = [
-        f"{migration.app_label}.{migration.name}"
-        for migration, _ in executor.migration_plan(loader.graph.leaf_nodes())
-    ]
-    unknown = sorted(
-        f"{app}.{name}"
-        for app, name in loader.applied_migrations
-        if app in loader.migrated_apps and (app, name) not in loader.graph.nodes
-    )
-    return pending, unknown

@@ -10,11 +10,12 @@ from pathlib import Path
 from django.db import connection, connections
 
 from audit.services import audit_record
+from core.database import migration_state
 from core.errors import Conflict, InvalidInput
 
 from . import postgres, sqlite
 from .files import ENGINE_NAMES, SQLITE, check_target, engine_of_database, engine_of_file
-from .selectors import contents_summary, database_contents, migration_state, postgres_tables
+from .selectors import contents_summary, database_contents, postgres_tables
 
 Progress = Callable[[int, int], None]
 

@@ -575,9 +575,8 @@ def board_import(
             description=board_spec["description"],
             created_by=user(board_spec["created_by"]),
             review_by=board_spec["review_by"],
+            created_at=board_spec["created_at"],
         )
-        # created_at is auto_now_add: the original time goes in afterwards.
-        Board.objects.filter(pk=board.pk).update(created_at=board_spec["created_at"])
         # Whoever imports it, and its creator, are its admins; others are added as members.
         admins = {person.pk: person for person in (actor, board.created_by) if person is not None}
         BoardMembership.objects.bulk_create(

@@ -3,11 +3,10 @@ import logging
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.utils import timezone
 
 from boards import access
 from boards.models import Board, BoardEvent
-from core import groups, metrics
+from core import clock, groups, metrics
 from core.errors import NotFound
 
 logger = logging.getLogger(__name__)
@@ -60,7 +59,7 @@ def event_append(*, board_id: int, type: str, payload: dict, actor) -> BoardEven
         type=type,
         payload=payload,
         actor=actor,
-        created_at=timezone.now(),
+        created_at=clock.now(),
     )
     broadcast_after_commit(event_message(event))
     return event
@@ -70,7 +69,7 @@ def events_append(*, board_id: int, events: list[tuple[str, dict]], actor) -> li
     """`event_append` for several (type, payload) events at once, in their order: one
     counter bump and one insert however many there are."""
     last = _next_seq(board_id, by=len(events))
-    now = timezone.now()
+    now = clock.now()
     rows = BoardEvent.objects.bulk_create(
         BoardEvent(
             board_id=board_id,

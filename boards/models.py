@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from core import clock
+
 DEFAULT_COLUMNS = ("Backlog", "In Progress", "Testing", "Done")
 
 
@@ -10,7 +12,9 @@ class Board(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    # core.clock, not auto_now_add: a board seed_demo backdates was created when its
+    # board_created event says.
+    created_at = models.DateTimeField(default=clock.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     # The sequence number of the board's latest event; bumped in the writer's
     # transaction, so events are numbered in commit order without gaps.

@@ -5,7 +5,7 @@ from django.db.models import Count, Prefetch, QuerySet
 
 from boards.access import READ, readable_boards, require_board
 from boards.models import Board, BoardMembership, Column, Role
-from core.errors import NotFound
+from core.errors import InvalidInput, NotFound
 
 
 def board_list(*, actor) -> QuerySet[Board]:
@@ -25,6 +25,23 @@ def board_get(*, actor, board_id: int) -> Board:
     if board is None:
         raise NotFound(f"Board {board_id} does not exist.")
     return board
+
+
+def board_for_operator(*, id_or_name: str) -> Board:
+    """The board an operator names at the command line: by id when it is all digits,
+    else by its exact name, which must be one board's (NotFound / InvalidInput)."""
+    text = id_or_name.strip()
+    if text.isascii() and text.isdigit():
+        board = Board.objects.filter(pk=int(text)).first()
+        if board is None:
+            raise NotFound(f"No board with id {text}.")
+        return board
+    boards = list(Board.objects.filter(name=text).order_by("id")[:2])
+    if not boards:
+        raise NotFound(f"No board named {text!r}.")
+    if len(boards) > 1:
+        raise InvalidInput(f"Several boards are named {text!r}: name one by its id.")
+    return boards[0]
 
 
 def board_columns(*, board_id: int) -> list[dict]:

@@ -324,10 +324,12 @@ def _membership_changed(*, actor, board_id: int, user, role, action: str, old_ro
 @retry_once_on_deadlock
 def membership_set(*, actor, board_id: int, user_id: int, role: str) -> BoardMembership:
     """Give a user a role on the board, adding them if they are not a member yet. Board
-    admins only; the board's last admin cannot be demoted."""
+    admins only, or an operator at the command line (`actor` None, audited as such, as
+    for tokens); the board's last admin cannot be demoted."""
     role = _clean_role(role)
     with transaction.atomic():
-        require_board(actor, board_id, ADMIN)
+        if actor is not None:
+            require_board(actor, board_id, ADMIN)
         board_get_for_write(board_id)
         user = _member_user(user_id)
         membership = (

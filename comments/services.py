@@ -1,13 +1,13 @@
 """Every write to comments; each appends a board event."""
 
 from django.db import transaction
-from django.utils import timezone
 
 from boards.access import ADMIN, READ, WRITE, can, require_board
 from boards.events import event_append
 from comments.models import Comment
 from comments.representation import comment_representation
 from comments.rules import TEXT_MAX
+from core import clock
 from core.errors import Forbidden, InvalidInput, NotFound, field_error
 from core.transactions import retry_once_on_deadlock
 from tickets.access import require_ticket
@@ -55,7 +55,7 @@ def comment_create(*, actor, ticket_id: int, text: str, claim_token: str | None 
         else:
             ticket = ticket_fence(actor=actor, ticket_id=ticket_id, claim_token=claim_token)
             board_id = ticket.board_id
-        now = timezone.now()
+        now = clock.now()
         comment = Comment.objects.create(
             ticket_id=ticket_id, text=text, author=actor, created_at=now, updated_at=now
         )
@@ -76,7 +76,7 @@ def comment_update(*, actor, comment_id: int, text: str) -> Comment:
         if comment.text == text:
             return comment
         comment.text = text
-        comment.updated_at = timezone.now()
+        comment.updated_at = clock.now()
         comment.save(update_fields=["text", "updated_at"])
         event_append(
             board_id=comment.ticket.board_id,

@@ -1,17 +1,21 @@
 """The one error shape of the API:
 {"error": {"message", "code", "error_id", "timestamp", "validation_errors": []}}."""
 
+import functools
 import logging
 import sys
 import uuid
+from collections.abc import Callable
 from typing import Any
 
+from asgiref.sync import iscoroutinefunction
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
@@ -227,9 +231,57 @@ def json_error(request, message: str, code: str, status: int) -> JsonResponse:
     return JsonResponse(error_body(message, code), status=status)
 
 
+def _no_endpoint(request) -> JsonResponse:
+    return json_error(request, f"No endpoint at {request.path}.", "not_found", 404)
+
+
+@csrf_exempt  # it writes nothing, and a POST to a wrong path is a 404 rather than a 403
+def api_not_found(request: HttpRequest, **kwargs) -> JsonResponse:
+    """The last route under /api/: a path no other route takes is the envelope's 404, also
+    with DEBUG on, where Django would answer with its debug page of every URL pattern."""
+    return _no_endpoint(request)
+
+
+# Metrics and access logs label it `unmatched`, as a path no route matches (core.routes).
+api_not_found.matches_nothing = True
+
+
+def api_methods(*methods: str) -> Callable:
+    """Django's `require_http_methods` for a plain (not DRF) view under /api/: any other
+    method is 405 `method_not_allowed` in the envelope with `Allow`, as DRF answers it."""
+    allowed = [method.upper() for method in methods]
+
+    def refused(request) -> JsonResponse:
+        message = f'Method "{request.method}" not allowed.'
+        response = json_error(request, message, "method_not_allowed", 405)
+        response["Allow"] = ", ".join(allowed)
+        return response
+
+    def decorator(view: Callable) -> Callable:
+        if iscoroutinefunction(view):
+
+            @functools.wraps(view)
+            async def checked_async(request, *args, **kwargs):
+                if request.method not in allowed:
+                    return refused(request)
+                return await view(request, *args, **kwargs)
+
+            return checked_async
+
+        @functools.wraps(view)
+        def checked(request, *args, **kwargs):
+            if request.method not in allowed:
+                return refused(request)
+            return view(request, *args, **kwargs)
+
+        return checked
+
+    return decorator
+
+
 def handler404(request, exception=None):
     if request.path.startswith("/api/"):
-        return json_error(request, f"No endpoint at {request.path}.", "not_found", 404)
+        return _no_endpoint(request)
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)

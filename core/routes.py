@@ -57,6 +57,6 @@ def route_label(route: str) -> str:
 
 def route_of(request: HttpRequest) -> str:
     match = getattr(request, "resolver_match", None)
-    if match is None or match.route is None:
+    if match is None or match.route is None or getattr(match.func, "matches_nothing", False):
         return UNMATCHED
     return route_label(match.route)

@@ -16,13 +16,14 @@ from agents import watch
 from agents.authentication import BearerTokenAuthentication
 from boards import access
 from boards import events as event_log
-from core.errors import DomainError, InvalidInput, NotFound, error_body
+from core.errors import DomainError, InvalidInput, NotFound, api_methods, error_body
 from live import realtime
 
 PAGE_LIMIT_DEFAULT = 100
 PAGE_LIMIT_MAX = 1000
 
 
+@api_methods("GET")
 async def board_events(request: HttpRequest, board_id: str) -> HttpResponse:
     """An async view: the stream holds no thread while it waits, only a coroutine."""
     try:

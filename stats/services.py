@@ -1,8 +1,8 @@
 """Every write of the stats app."""
 
 from django.db import transaction
-from django.utils import timezone
 
+from core import clock
 from core.transactions import retry_once_on_deadlock
 from stats.models import RefusedMove
 from tickets.models import Ticket
@@ -18,7 +18,7 @@ def refused_moves_record(
         raise ValueError(f"Unknown refusal reason {reason!r}")
     with transaction.atomic():
         boards = dict(Ticket.objects.filter(pk__in=ticket_ids).values_list("pk", "board_id"))
-        now = timezone.now()
+        now = clock.now()
         return RefusedMove.objects.bulk_create(
             RefusedMove(
                 board_id=boards[ticket_id],

@@ -30,6 +30,7 @@ from tickets.serializers import (
     TicketMoveSerializer,
     TicketSerializer,
     TicketUpdateSerializer,
+    one_column_name,
 )
 
 
@@ -40,6 +41,12 @@ class TicketFilterSerializer(serializers.Serializer):
     assignee = serializers.CharField(max_length=150, required=False)
     label = serializers.CharField(max_length=rules.LABEL_MAX, required=False)
     q = serializers.CharField(max_length=200, required=False)
+    current_column = serializers.CharField(
+        max_length=100, required=False, help_text='The same as "column".'
+    )
+
+    def validate(self, data):
+        return one_column_name(super().validate(data))
 
 
 CLAIM_TOKEN_HEADER = "X-Claim-Token"

@@ -24,7 +24,6 @@ def logged_in(user) -> APIClient:
 ERRORS = [
     ("get", "/api/boards/", None, "anon", 401, "not_authenticated"),
     ("post", "/api/tickets/", {"title": "x"}, "anon", 401, "not_authenticated"),
-    ("get", "/api/status", None, "anon", 401, "not_authenticated"),
     ("post", "/api/boards/", {"name": "x"}, "csrf", 403, "permission_denied"),
     ("put", "/api/comments/COMMENT", {"text": "x"}, "other", 403, "forbidden"),
     ("get", "/api/nope", None, "user", 404, "not_found"),
@@ -200,3 +199,52 @@ def test_bodies_of_the_wrong_shape_are_400(api, board, body):
         method = api.put if path.endswith("columns") else api.post
         response = method(path, json.dumps(body), content_type="application/json")
         assert_error(response, 400)
+
+
+# ---------------------------------------------------------------- unknown paths and methods
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("get", "/api/nope"),
+        ("get", "/api/boards/abc"),
+        ("get", "/api/tickets/1/nope/"),
+        ("get", "/api/statistics/boards/1/nope"),
+        ("post", "/api/nope/"),
+        ("delete", "/api/history/nope"),
+    ],
+)
+def test_an_unknown_path_is_the_json_404_even_in_debug(settings, user, method, path):
+    """With DEBUG on, Django answered its HTML debug page, listing every URL pattern."""
+    settings.DEBUG = True
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(user)
+    error = assert_error(getattr(client, method)(path), 404, "not_found")
+    assert error["message"] == f"No endpoint at {path}."
+
+
+def test_the_last_route_leaves_every_real_route_with_and_without_its_slash(api, board):
+    for path in ("/api/", "/api/boards", "/api/boards/", f"/api/boards/{board.pk}"):
+        assert api.get(path).status_code == 200, path
+    assert api.get(f"/api/boards/{board.pk}/").status_code == 200
+    assert api.get(f"/api/boards/{board.pk}/columns").status_code == 200
+    assert api.get("/api/tokens").status_code == 200
+    assert api.get(f"/api/statistics/boards/{board.pk}/flow/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "method, path, allowed",
+    [
+        ("delete", "/api/boards/", {"GET", "POST"}),
+        ("put", "/api/status", {"GET"}),
+        ("post", "/api/health/", {"GET"}),
+        ("delete", "/api/health/simple", {"GET", "HEAD"}),
+        ("post", "/api/health/live/", {"GET", "HEAD"}),
+        ("post", "/api/boards/BOARD/events?format=json", {"GET"}),
+    ],
+)
+def test_a_wrong_method_is_405_with_allow_in_the_envelope(api, board, method, path, allowed):
+    response = getattr(api, method)(path.replace("BOARD", str(board.pk)))
+    assert_error(response, 405, "method_not_allowed")
+    assert allowed <= {name.strip() for name in response["Allow"].split(",")}

@@ -2,6 +2,7 @@
 pg_restore into a freshly created database, compared row by row. Runs in both test
 passes against databases of its own; PostgreSQL being down fails it."""
 
+import re
 import stat
 import subprocess
 
@@ -78,7 +79,9 @@ def test_restore_over_data_needs_force_and_is_all_or_nothing(
         broken = manage(env, "restore", str(truncated), "--force")
         assert broken.returncode == 1
         assert "Nothing was restored. pg_restore failed (exit status 1)" in broken.stderr
-        assert "Restoring: 50%" in broken.stderr  # it failed half-way through
+        # It failed part of the way through (where depends on how many tables there are).
+        reached = [int(share) for share in re.findall(r"Restoring: (\d+)%", broken.stderr)]
+        assert reached and 0 < max(reached) < 100, broken.stderr
         assert "Traceback" not in broken.stderr
         assert postgres_rows(url) == before  # one transaction: nothing half-done stays
 

@@ -18,7 +18,7 @@ from mcp_server import tools
 from mcp_server.identity import acting_with
 from mcp_server.server import answer_type, as_tool, build_server
 from mcp_server.shapes import Heartbeat
-from tests.factories import add_member, make_board, make_ticket, make_user
+from tests.factories import add_member, make_agent, make_board, make_ticket, make_user
 from tests.mcp.helpers import READ_TOOLS, WRITE_TOOLS, call, data, error_text
 from tickets.services import ticket_claim, ticket_update
 
@@ -150,6 +150,8 @@ def test_every_answer_of_every_tool_matches_its_schema(owner, work_board, agent,
     answer("add_dependency", task_id=docs.pk, blocked_by_task_id=finished.pk)
     answer("list_boards")
     answer("list_boards", page=9)
+    _, lonely = make_agent("lonely")
+    answers.append(("list_boards", call(lonely, "list_boards")))  # none: with its hint
     answer("get_board_state", board_id=work_board.pk, per_column=1)
     answer("list_columns", board_id=work_board.pk)
     answer("list_tasks", board_id=work_board.pk, label="backend")

@@ -84,8 +84,8 @@ def test_an_agent_works_a_ticket_over_stdio(owner, work_board, agent, other_agen
     assert Ticket.objects.get(pk=held.pk).claimed_by == holder
 
 
-def _run_command(token: str | None) -> subprocess.CompletedProcess:
-    env = {**os.environ, **server_env()}
+def _run_command(token: str | None, **extra_env: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, **server_env(**extra_env)}
     env.pop("AGENT_KANBAN_TOKEN", None)
     if token is not None:
         env["AGENT_KANBAN_TOKEN"] = token
@@ -108,3 +108,31 @@ def test_the_command_refuses_to_start_without_a_valid_token(transactional_db):
     invalid = _run_command("not-a-token")
     assert invalid.returncode != 0
     assert "unknown, revoked or expired" in invalid.stderr
+
+
+def _one_line(result: subprocess.CompletedProcess) -> str:
+    """What a client that launched the command shows its user: one line, no traceback."""
+    assert result.returncode != 0
+    assert result.stdout == ""  # stdout belongs to the protocol
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+def test_an_unmigrated_database_is_one_line_naming_it(transactional_db, agent, tmp_path):
+    _, secret = agent
+    empty = tmp_path / "elsewhere.sqlite3"
+    line = _one_line(_run_command(secret, DATABASE_URL=f"sqlite:///{empty}"))
+    assert str(empty) in line and "migrate" in line
+
+
+def test_a_revoked_token_is_one_line(transactional_db, agent):
+    from agents.models import ApiToken
+    from agents.services import token_revoke
+
+    _, secret = agent
+    (token,) = ApiToken.objects.filter(user__username="bot-1")
+    token_revoke(actor=None, token=token)
+    line = _one_line(_run_command(secret))
+    assert "unknown, revoked or expired" in line
+    assert "AGENT_KANBAN_TOKEN is not set" in _one_line(_run_command(None))

@@ -5,12 +5,13 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from agents.models import User
 from boards.services import board_set_columns
 from comments.services import comment_create
 from history.models import TicketHistory
 from mcp_server import tools
 from mcp_server.shapes import BRIEF_FIELDS
-from tests.factories import add_member, make_board, make_ticket
+from tests.factories import add_member, make_agent, make_board, make_ticket
 from tests.mcp.helpers import call, data, error_text
 from tickets.models import Ticket
 
@@ -234,6 +235,19 @@ def test_lists_filter_and_paginate(owner, work_board, agent):
     assert [board["name"] for board in boards["items"]] == ["Other", "Work"]
     work = boards["items"][1]
     assert (work["columns"], work["ticket_count"]) == (["Backlog", "In Progress", "Done"], 26)
+
+
+def test_an_agent_of_no_board_is_told_why_it_sees_none(owner, work_board):
+    """create_agent without --board: the list is empty, and says what to do."""
+    _, secret = make_agent("newcomer")
+    answer = data(call(secret, "list_boards"))
+    assert (answer["items"], answer["total"]) == ([], 0)
+    assert answer["hint"].startswith(
+        "You are a member of no board; ask a board admin to add newcomer"
+    )
+    add_member(work_board, User.objects.get(username="newcomer"), "agent")
+    answer = data(call(secret, "list_boards"))
+    assert [board["name"] for board in answer["items"]] == ["Work"] and "hint" not in answer
 
 
 def test_board_state_is_compact_bounded_and_constant_in_queries(owner, work_board, agent):

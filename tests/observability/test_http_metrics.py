@@ -47,10 +47,11 @@ def test_requests_are_counted_by_route_pattern_never_by_raw_path(api, board, use
 def test_unknown_paths_and_methods_share_one_label_each(api, scrape):
     before = scrape()
     assert api.get("/no/such/page/12345").status_code == 404
+    assert api.get("/api/no/such/endpoint/12345").status_code == 404
     assert api.generic("BREW", "/api/boards").status_code == 405
     after = scrape()
     unmatched = {"route": "unmatched", "method": "GET", "status": "4xx"}
-    assert value(after, REQUESTS, **unmatched) - value(before, REQUESTS, **unmatched) == 1
+    assert value(after, REQUESTS, **unmatched) - value(before, REQUESTS, **unmatched) == 2
     brew = {"route": "/api/boards", "method": "other", "status": "4xx"}
     assert value(after, REQUESTS, **brew) - value(before, REQUESTS, **brew) == 1
     assert not any("BREW" in str(labels) or "12345" in str(labels) for _, labels in samples(after))

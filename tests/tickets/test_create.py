@@ -291,10 +291,25 @@ def test_bad_bearer_token_is_refused_in_the_envelope(board):
     assert Ticket.objects.count() == 0
 
 
-@pytest.mark.parametrize("field", ["titel", "current_column", "id", "version"])
+@pytest.mark.parametrize("field", ["titel", "id", "version"])
 def test_unknown_or_misplaced_fields_are_refused(api, board, field):
     response = api.post(
         "/api/tickets/", {"board_id": board.pk, "title": "X", field: "Done"}, "json"
     )
     assert_error(response, 400, field=field)
     assert Ticket.objects.count() == 0
+
+
+def test_the_column_is_also_accepted_under_the_name_it_is_read_as(api, board):
+    """A seed-era client sends `current_column`, the name GET answers with."""
+    read = create(api, board, "Seed era", current_column="testing")
+    assert read["current_column"] == "Testing"
+    agreeing = create(api, board, "Both", column="Testing", current_column="Testing")
+    assert agreeing["current_column"] == "Testing"
+    response = api.post(
+        "/api/tickets/",
+        {"board_id": board.pk, "title": "Torn", "column": "Done", "current_column": "Testing"},
+        "json",
+    )
+    assert_error(response, 400, code="invalid", field="current_column")
+    assert draw(api, board)["Testing"] == ["Seed era", "Both"]

@@ -42,6 +42,8 @@ def test_without_filters_every_ticket_is_listed(api, board, tickets):
         ("column=Done", ["Ship it"]),
         ("column=in%20progress", ["Triage"]),
         ("column=Nowhere", []),
+        ("current_column=Done", ["Ship it"]),  # the name a ticket is read with
+        ("column=Done&current_column=Done", ["Ship it"]),
         ("priority=high", ["Fix login bug"]),
         ("priority=critical", ["Ship it"]),
         ("priority=low", []),
@@ -127,6 +129,7 @@ def test_page_size_at_the_maximum_is_accepted(api, board):
         ("board_id=99999999999999999999999", "board_id"),
         ("q=" + "x" * 201, "q"),
         ("q=a%00b", "q"),
+        ("column=Done&current_column=Backlog", "current_column"),
     ],
 )
 def test_bad_query_parameters_are_400(api, board, query, field):

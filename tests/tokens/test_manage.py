@@ -227,6 +227,7 @@ def test_the_create_command_makes_limited_tokens(capsys, user, two_boards):
     audit = AuditEvent.objects.get(action="token.created")
     assert audit.actor is None and audit.details["owner"] == "alice"
     other = make_user("carol")
-    with pytest.raises(Exception, match="boards do not exist"):
-        call_command("create_token", "carol", "--board", str(mine.pk))
+    with pytest.raises(Exception, match="No board with id 999999"):
+        call_command("create_token", "carol", "--board", str(mine.pk), "--board", "999999")
     assert not ApiToken.objects.filter(user=other).exists()
+    assert not other.board_memberships.exists()

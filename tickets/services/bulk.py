@@ -7,9 +7,9 @@ from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.utils import timezone
 
 from boards.access import READ, WRITE, can, require_board
+from core import clock
 from core.errors import InvalidInput, NotFound, field_error
 from core.transactions import retry_once_on_deadlock
 from tickets import rules
@@ -56,7 +56,7 @@ def tickets_bulk_move(
     ):
         tickets = _tickets_for_bulk(ticket_ids, actor)
         before = {t.pk: tracked_values(t, label_names(t)) for t in tickets}
-        now = timezone.now()
+        now = clock.now()
         moves = move_tickets(
             actor=actor,
             tickets=tickets,
@@ -111,7 +111,7 @@ def _bulk_set(*, actor, ticket_ids: list[int], field: str, value) -> list[dict]:
             actor=actor,
             tickets=tickets,
             before=before,
-            now=timezone.now(),
+            now=clock.now(),
             fields=[field],
         )
 
@@ -150,7 +150,7 @@ def tickets_bulk_create(
             lock_column(by_pk[pk], adding=arriving[pk])
         last = last_keys(list(arriving))
         keys = {pk: iter(keys_after(last.get(pk), count)) for pk, count in arriving.items()}
-        now = timezone.now()
+        now = clock.now()
         created = Ticket.objects.bulk_create(
             Ticket(
                 board=board,

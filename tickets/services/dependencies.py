@@ -5,10 +5,10 @@ from collections import defaultdict
 
 from django.db import connection, transaction
 from django.db.models import F
-from django.utils import timezone
 
 from boards.access import READ, WRITE, can
 from boards.events import events_append
+from core import clock
 from core.errors import Conflict
 from core.ids import ID_MAX
 from core.transactions import retry_once_on_deadlock
@@ -71,7 +71,7 @@ def ticket_set_dependencies(*, actor, ticket_id: int, blocked_by: list[int]) -> 
         if old == wanted:
             return ticket
         ticket.blocked_by.set(wanted)
-        now = timezone.now()
+        now = clock.now()
         ticket.version += 1
         ticket.updated_at = now
         ticket.save(update_fields=["version", "updated_at"])

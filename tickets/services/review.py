@@ -16,11 +16,11 @@ The reviewer's comment is written by `comments.reviews.ticket_review_with_commen
 the same transaction: comments sit above tickets."""
 
 from django.db import transaction
-from django.utils import timezone
 
 from audit.services import audit_record
 from boards.access import ADMIN, require_board
 from boards.models import Board
+from core import clock
 from core.errors import Conflict, Forbidden
 from core.transactions import retry_once_on_deadlock
 from tickets import rules
@@ -90,7 +90,7 @@ def ticket_review(
                 "there is nothing to review.",
                 code="not_in_review",
             )
-        now = timezone.now()
+        now = clock.now()
         overrode = _ensure_may_review(actor, ticket, now=now, override=override)
         target = _next_column(ticket, source, step=1 if decision == "approve" else -1)
         old = tracked_values(ticket, label_names(ticket))
