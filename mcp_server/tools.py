@@ -96,13 +96,20 @@ LeaseSeconds = Annotated[
 
 def list_boards(actor, page: Page = 1, page_size: PageSize = 50) -> BoardPage:
     """List the boards you are a member of: id, name, short description, column names and
-    ticket count."""
-    return page_of(
+    ticket count. With none at all, `hint` says what to do."""
+    answer = page_of(
         board_list(actor=actor),
         page=page,
         page_size=page_size,
         shape=lambda boards: [board_brief(board) for board in boards],
     )
+    if answer["total"] == 0:
+        # An agent made without --board: say so, rather than leave it at an empty list.
+        answer["hint"] = (
+            f"You are a member of no board; ask a board admin to add {actor.username} "
+            "(the board's Members page, or manage.py create_agent/create_token --board)."
+        )
+    return answer
 
 
 def get_board_state(
@@ -426,10 +433,18 @@ def claim_next_task(
     assignee: Annotated[
         str | None, Field(max_length=150, description="Only tasks assigned to this username.")
     ] = None,
+    include_assigned: Annotated[
+        bool,
+        Field(
+            description="Also tasks assigned to someone else; by default only tasks with no "
+            "assignee or assigned to you."
+        ),
+    ] = False,
     lease_seconds: LeaseSeconds = None,
 ) -> ClaimNextAnswer:
-    """Claim the best ready task of a board: unclaimed, not blocked, highest priority, then
-    top of the column, then oldest. Returns it in full, or claimed=false if none is ready."""
+    """Claim the best ready task of a board: unclaimed, not blocked, not assigned to someone
+    else, highest priority, then top of the column, then oldest. A task with no assignee
+    becomes yours while you hold it. Returns it in full, or claimed=false if none is ready."""
     try:
         ticket = services.ticket_claim_next(
             actor=actor,
@@ -437,6 +452,7 @@ def claim_next_task(
             column=column,
             labels=labels,
             assignee=assignee,
+            include_assigned=include_assigned,
             lease_seconds=lease_seconds,
         )
     except services.NothingToClaim as nothing:

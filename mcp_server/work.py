@@ -19,7 +19,7 @@ from mcp_server.feed import loop_feed
 from mcp_server.shapes import task_briefs
 from tickets.models import Ticket
 from tickets.selectors import ticket_queryset
-from tickets.services.claims import ready_tickets
+from tickets.services.claims import ready_tickets, wanted_by
 from tickets.services.placement import board_columns, column_named
 
 READY_MAX = 20
@@ -39,7 +39,9 @@ def ready_now(actor, board_id: int, column: str | None = None, *, limit: int = R
     target = columns[0] if column is None else column_named(columns, column)
     now = timezone.now()
     last_seq = board_last_seq(board_id)
-    ready = ready_tickets(column=target, last_column_id=columns[-1].pk, now=now)
+    ready = wanted_by(
+        ready_tickets(column=target, last_column_id=columns[-1].pk, now=now), actor=actor
+    )
     picked = list(ready.values_list("pk", flat=True)[:limit]) if limit else []
     shown = {ticket.pk: ticket for ticket in ticket_queryset().filter(pk__in=picked)}
     tasks = task_briefs(shown[pk] for pk in picked if pk in shown)

@@ -72,6 +72,9 @@ class Ticket(models.Model):
     # the claim answers), never in the ticket's representation, events or history: a
     # write that names it is refused once the claim it names is no longer current.
     claim_token = models.CharField(max_length=64, null=True, blank=True, editable=False)
+    # Whether the current claim made its holder the assignee (the ticket had none): the
+    # assignment ends with the claim, so that a lapsed or released ticket is anyone's again.
+    assigned_by_claim = models.BooleanField(default=False, editable=False)
     blocked_by = models.ManyToManyField(
         "self", symmetrical=False, related_name="blocks", blank=True
     )
@@ -96,6 +99,11 @@ class Ticket(models.Model):
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["column", "position"], name="ticket_position_unique"),
+        ]
+        indexes = [
+            # Claim next walks a column best first and stops at the first ready ticket,
+            # instead of sorting the whole column on every claim.
+            models.Index(fields=["column", "priority", "position"], name="ticket_best_first"),
         ]
 
     def __str__(self) -> str:

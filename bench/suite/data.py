@@ -79,8 +79,12 @@ class Seeded:
     read_tickets: list[int] = field(default_factory=list)
 
 
-def fill(*, actor, board_id: int, count: int, column: str | None = None) -> list[int]:
-    """`count` varied tickets at the bottom of the board, 500 to a call (the batch limit)."""
+def fill(
+    *, actor, board_id: int, count: int, column: str | None = None, assigned: bool = True
+) -> list[int]:
+    """`count` varied tickets at the bottom of the board, 500 to a call (the batch limit);
+    every other one assigned to `bench` unless not `assigned` (work left for agents:
+    claim next leaves a person's assigned tickets to them)."""
     from tickets.services import tickets_bulk_create
 
     ids: list[int] = []
@@ -91,7 +95,7 @@ def fill(*, actor, board_id: int, count: int, column: str | None = None) -> list
                 "column": column or COLUMNS[index % len(COLUMNS)],
                 "priority": ["critical", "high", "medium", "low"][index % 4],
                 "labels": [LABELS[index % len(LABELS)], LABELS[index % 4]][: index % 3],
-                "assignee": ["bench", None][index % 2],
+                "assignee": ["bench", None][index % 2] if assigned else None,
                 "description": "Some words about the card. " * (index % 4),
             }
             for index in range(start, min(count, start + 500))
@@ -117,10 +121,14 @@ def seed(*, read_sizes: list[int], page_sizes: list[int], claim_tickets: int) ->
     seeded = Seeded(token=writer.secret)
     agent = writer.token.user
 
-    def board(name: str, size: int, column: str | None = None) -> int:
+    def board(name: str, size: int, column: str | None = None, assigned: bool = True) -> int:
         made = board_create(actor=human, name=name, columns=COLUMNS)
         membership_set(actor=human, board_id=made.pk, user_id=agent.pk, role="admin")
-        ids = fill(actor=human, board_id=made.pk, count=size, column=column) if size else []
+        ids = (
+            fill(actor=human, board_id=made.pk, count=size, column=column, assigned=assigned)
+            if size
+            else []
+        )
         seeded.boards[name] = made.pk
         return made.pk, ids
 
@@ -129,7 +137,7 @@ def seed(*, read_sizes: list[int], page_sizes: list[int], claim_tickets: int) ->
         if size == min(read_sizes):
             seeded.read_tickets = ids[:200]
     _, seeded.write_tickets = board("writes", 200)
-    claims, _ = board("claims", claim_tickets, column=COLUMNS[0])
+    claims, _ = board("claims", claim_tickets, column=COLUMNS[0], assigned=False)
     for number in range(CLAIM_AGENTS):
         issued = agent_create(username=f"bench-claimer-{number}")
         membership_set(actor=human, board_id=claims, user_id=issued.token.user.pk, role="agent")
