@@ -177,7 +177,7 @@ def seed(args) -> dict:
     def board(name: str, tickets: int, agents: list[str]) -> tuple[int, list[str]]:
         made = board_create(actor=owner, name=name, columns=COLUMNS)
         if tickets:
-            fill(actor=owner, board_id=made.pk, count=tickets, column=COLUMNS[0])
+            fill(actor=owner, board_id=made.pk, count=tickets, column=COLUMNS[0], assigned=False)
         secrets = []
         for username in agents:
             issued = agent_create(username=username)

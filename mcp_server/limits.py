@@ -46,9 +46,13 @@ def _mcp_checks(scope, body: bytes):
             yield "write", identity, settings.RATELIMIT_WRITE
 
 
-@database_sync_to_async
-def _check_mcp(scope, body: bytes) -> ratelimits.Limited | None:
+def _first_limited(scope, body: bytes) -> ratelimits.Limited | None:
     return ratelimits.first_limited(_mcp_checks(scope, body))
+
+
+# Not thread-sensitive: every request of every agent passes here, and with one shared
+# thread they would queue behind each other's cache round trips.
+_check_mcp = database_sync_to_async(_first_limited, thread_sensitive=False)
 
 
 async def _read_body(receive, limit: int) -> tuple[list[dict], bytes]:
