@@ -50,7 +50,7 @@ def in_order_without_repeats(seqs: list[int]) -> list[int]:
     return runs
 
 
-def test_the_delivery_loop_sends_soon_after_the_commit(user, board):
+def test_the_delivery_loop_sends_every_event_in_order_as_it_commits(user, board):
     with Receiver() as receiver:
         make_webhook(user, board, receiver.url)
         deliverer = Deliverer(poll_ms=20, concurrency=2)
@@ -65,11 +65,11 @@ def test_the_delivery_loop_sends_soon_after_the_commit(user, board):
             deliverer.stop()
             running.join(10)
     assert not running.is_alive()
-    events = {e.seq: e.created_at.timestamp() for e in BoardEvent.objects.filter(board=board)}
-    lags = sorted(r.at - events[r.json["seq"]] for r in receiver.requests)
-    assert in_order_without_repeats([r.json["seq"] for r in receiver.requests])
-    # Loose on purpose (a shared machine); bench/webhooks.py measures the real figure.
-    assert lags[len(lags) // 2] < 1.0, lags
+    created = BoardEvent.objects.filter(board=board, type="ticket_created")
+    seqs = set(created.values_list("seq", flat=True))
+    sent = in_order_without_repeats([r.json["seq"] for r in receiver.requests])
+    assert set(sent) == seqs
+    # How soon after the commit is a figure, not a test: bench/webhooks.py measures it.
 
 
 def start_daphne(env: dict, log: Path) -> Daphne:
