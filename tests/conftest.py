@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -5,6 +7,12 @@ from tests.factories import add_member, make_agent, make_board, make_user
 
 # Rate limits relaxed for every test but those that test them.
 pytest_plugins = ["tests.limits_plugin"]
+
+# The servers tests start share the test database and inherit this environment. One that
+# delivered webhooks by itself (the default with SQLite) would race a test's own
+# deliverer, with a deployment's settings: private receivers refused, retries 8 s apart.
+# The tests of that shape ask for it (tests/webhooks/test_processes.py).
+os.environ.setdefault("WEBHOOKS_DELIVER_IN_PROCESS", "false")
 
 
 @pytest.fixture
