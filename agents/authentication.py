@@ -1,11 +1,11 @@
 from django.conf import settings
-from django.db.models import Exists, OuterRef
+from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from agents.models import ApiToken
 from agents.ratelimits import remember_token_user
-from agents.services import hash_token, token_touch, usable_tokens
+from agents.services import hash_token, token_touch
+from agents.token_lookup import usable_token_with_user
 from core.http import bearer_secret
 
 
@@ -18,18 +18,7 @@ def user_for_token(secret: str):
     # Whether the token is limited to some boards comes with the token: most are not,
     # and then no request has to ask for its boards again.
     key_hash = hash_token(secret)
-    found = (
-        usable_tokens()
-        .select_related("user")
-        .annotate(
-            has_board_limits=Exists(
-                ApiToken.boards.through.objects.filter(apitoken_id=OuterRef("pk"))
-            )
-        )
-        .filter(key_hash=key_hash)
-        .order_by()[:1]
-    )
-    token = next(iter(found), None)
+    token = usable_token_with_user(key_hash, timezone.now())
     if token is None:
         return None, None
     if not token.has_board_limits:
