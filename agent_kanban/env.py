@@ -86,6 +86,11 @@ def postgres_connections(options: dict) -> dict:
     killed is replaced rather than failing a request. DATABASE_POOL_MAX=0 keeps Django's
     persistent connections (DATABASE_CONN_MAX_AGE seconds) instead."""
     size = env_int("DATABASE_POOL_MAX", 10)
+    if env_bool("DATABASE_PREPARED_STATEMENTS", True):
+        # Parameters bound by the server, and a statement run five times on a connection
+        # prepared there: PostgreSQL then skips planning it (0.37 ms of the ticket's
+        # 0.47 ms read). Off behind a pooler that hands connections out per transaction.
+        options = {"server_side_binding": True, "prepare_threshold": 5, **options}
     if size <= 0:
         return {
             "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60),
