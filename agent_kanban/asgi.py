@@ -19,6 +19,7 @@ if settings.SERVE_STATIC:
 
 # Imported after Django is set up: they load models.
 from core.metrics import track_websockets  # noqa: E402
+from live.apps import daphne_is_serving  # noqa: E402
 from live.auth import WebSocketAuthStack  # noqa: E402
 from live.consumers import BoardEventsConsumer  # noqa: E402
 from live.limits import WebSocketConnectLimit  # noqa: E402
@@ -43,9 +44,9 @@ def _deliver_webhooks_when_serving() -> None:
     daphne runs on Twisted's reactor, which it installed before loading this module:
     the deliverer starts once the reactor runs, so a process that only imports the
     application (a test) delivers nothing."""
-    reactor = sys.modules.get("twisted.internet.reactor")
-    if reactor is None:
+    if not daphne_is_serving():
         return
+    reactor = sys.modules["twisted.internet.reactor"]
     reactor.callWhenRunning(start_in_process)
     reactor.addSystemEventTrigger("before", "shutdown", stop_in_process)
 

@@ -150,7 +150,9 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Channels' own in-memory layer sweeps every channel and group on each receive,
+    # quadratic in the watchers of a board (issue 18); this one sweeps once a second.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "live.channel_layer.InMemoryChannelLayer"}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
