@@ -1,7 +1,8 @@
-"""Time to interactive of a board of 1,000 cards, in headless Chromium.
+"""Time to interactive of a board of 1,000 cards (or several sizes), in headless Chromium.
 
     python bench/board_page.py                      # SQLite in a temporary folder
     python bench/board_page.py --cards 2000 --runs 7
+    python bench/board_page.py --cards 5000 10000 --runs 3
     python bench/board_page.py --database-url postgresql://postgres@127.0.0.1:5432/ak_bench_board
 
 It builds a throwaway database through the services (as real data is made), serves it
@@ -10,7 +11,11 @@ For each load it reads, from the browser's own clocks: the first byte of the pag
 DOMContentLoaded, the moment board.js has wired the page up ("interactive": cards can
 be dragged, keys work) and the moment the live connection is up. Then it times a
 keyboard move on the big board, from the key press to the server's answer applied.
-Reported, not asserted. Prints a table and writes JSON to bench/results/."""
+Beside the times, the tab's cost once the page is live, from Chrome's own counters
+(CDP Performance.getMetrics): JavaScript heap used, DOM nodes, and the main thread's
+time in script, style and layout since the load began; and how many cards the page
+holds in its DOM (a long column renders its first cards, the rest as it scrolls).
+Reported, not asserted. Prints a table per size and writes JSON to bench/results/."""
 
 import argparse
 import json
@@ -71,21 +76,27 @@ def configure(database_url: str | None) -> dict:
     return {key: os.environ[key] for key in ("DATABASE_URL", "VAR_DIR") if key in os.environ}
 
 
-def build(cards: int) -> int:
-    """A board of `cards` tickets made through the services; returns its id."""
-    from django.db import transaction
-
+def people() -> tuple:
+    """The benchmark's person (who logs in) and agent, made once for every board."""
     from agents.models import User
     from agents.services import agent_create
-    from boards.services import board_create, membership_set
-    from tickets.services import ticket_claim, ticket_create
 
     human = User.objects.create_user(username="bench", password=PASSWORD, is_staff=True)
     User.objects.create_user(username="bob", password=PASSWORD)
     agent = agent_create(username="bench-agent").token.user
+    return human, agent
+
+
+def build(cards: int, human, agent) -> int:
+    """A board of `cards` tickets made through the services; returns its id."""
+    from django.db import transaction
+
+    from boards.services import board_create, membership_set
+    from tickets.services import ticket_claim, ticket_create
+
     started = time.perf_counter()
     with transaction.atomic():
-        board = board_create(actor=human, name="Benchmark board", columns=COLUMNS)
+        board = board_create(actor=human, name=f"Benchmark board {cards}", columns=COLUMNS)
         membership_set(actor=human, board_id=board.pk, user_id=agent.pk, role="agent")
         for index in range(cards):
             ticket = ticket_create(
@@ -143,6 +154,31 @@ LOAD_TIMES = """() => {
 }"""
 
 
+# Chrome's counters: bytes, a count, and seconds of main-thread time since it started.
+METRICS = {
+    "JSHeapUsedSize": "js_heap_used_mib",
+    "JSHeapTotalSize": "js_heap_total_mib",
+    "Nodes": "dom_nodes",
+    "ScriptDuration": "script_ms",
+    "RecalcStyleDuration": "style_ms",
+    "LayoutDuration": "layout_ms",
+    "TaskDuration": "task_ms",
+}
+
+
+def metrics(cdp) -> dict:
+    values = {item["name"]: item["value"] for item in cdp.send("Performance.getMetrics")["metrics"]}
+    out = {}
+    for name, key in METRICS.items():
+        value = values.get(name, 0)
+        if key.endswith("_mib"):
+            value = value / 2**20
+        elif key.endswith("_ms"):
+            value = value * 1000
+        out[key] = round(value, 1)
+    return out
+
+
 def measure(base: str, board_id: int, runs: int) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -153,6 +189,8 @@ def measure(base: str, board_id: int, runs: int) -> dict:
         )
         context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 800})
         page = context.new_page()
+        cdp = context.new_cdp_session(page)
+        cdp.send("Performance.enable", {"timeDomain": "threadTicks"})
         page.goto("/login/")
         page.fill("input[name=username]", "bench")
         page.fill("input[name=password]", PASSWORD)
@@ -161,16 +199,25 @@ def measure(base: str, board_id: int, runs: int) -> dict:
         page.goto(f"/boards/{board_id}/")  # warm: static files cached, templates compiled
         page.wait_for_selector("#board[data-ready]", timeout=180_000)
         for _ in range(runs):
+            page.goto("about:blank")
+            cdp.send("HeapProfiler.collectGarbage")
+            before = metrics(cdp)
             page.goto(f"/boards/{board_id}/")
             page.wait_for_selector("#board[data-ready]", timeout=60_000)
             page.wait_for_selector('[data-live-indicator][data-state="live"]', timeout=60_000)
             times = page.evaluate(LOAD_TIMES)
             times["live_ms"] = page.evaluate("performance.now()")
-            times["cards"] = page.locator("[data-card]").count()
-            loads.append(times)
+            times["cards_in_dom"] = page.evaluate("document.querySelectorAll('[data-card]').length")
+            after = metrics(cdp)
+            for key in ("script_ms", "style_ms", "layout_ms", "task_ms"):
+                after[key] = round(after[key] - before[key], 1)
+            cdp.send("HeapProfiler.collectGarbage")
+            after["js_heap_after_gc_mib"] = metrics(cdp)["js_heap_used_mib"]
+            loads.append(times | after)
         move_ms = time_keyboard_move(page)
+        fetch_ms = time_column_fetch(page)
         browser.close()
-    return {"loads": loads, "keyboard_move_ms": move_ms}
+    return {"loads": loads, "keyboard_move_ms": move_ms, "column_fetch_ms": fetch_ms}
 
 
 def wait_until(page, expression: str, timeout_s: float = 30) -> None:
@@ -199,9 +246,30 @@ def time_keyboard_move(page) -> float:
     return page.evaluate("performance.now()") - started
 
 
+def time_column_fetch(page) -> float | None:
+    """The long column scrolled to the end of what it holds, until its next cards are in."""
+    column = '[data-column-name="Done"] [data-cards]'
+    held = page.evaluate(f"document.querySelectorAll('{column} [data-card]').length")
+    if not page.evaluate(f"Number(document.querySelector('{column}').dataset.more) > 0"):
+        return None
+    wait_until(page, "!document.querySelector('#board[data-syncing]')")
+    started = page.evaluate("performance.now()")
+    page.locator(column).evaluate("list => { list.scrollTop = list.scrollHeight; }")
+    wait_until(
+        page,
+        f"document.querySelectorAll('{column} [data-card]').length > {held}"
+        " && !document.querySelector('#board[data-syncing]')",
+    )
+    return page.evaluate("performance.now()") - started
+
+
+TIMES = ["first_byte_ms", "dom_content_loaded_ms", "interactive_ms", "live_ms"]
+COSTS = [*METRICS.values(), "js_heap_after_gc_mib"]
+
+
 def summarise(result: dict) -> dict:
     loads = result["loads"]
-    keys = ["first_byte_ms", "dom_content_loaded_ms", "interactive_ms", "live_ms"]
+    keys = TIMES + COSTS
     return {
         key: {
             "median": statistics.median(load[key] for load in loads),
@@ -210,50 +278,89 @@ def summarise(result: dict) -> dict:
         }
         for key in keys
     } | {
-        "cards": loads[0]["cards"],
+        "cards_in_dom": loads[0]["cards_in_dom"],
         "html_kib": round(loads[0]["html_bytes"] / 1024),
         "keyboard_move_ms": result["keyboard_move_ms"],
+        "column_fetch_ms": result["column_fetch_ms"],
+        "loads": loads,
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cards", type=int, default=1000)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--database-url", default=None)
-    args = parser.parse_args()
-    env = configure(args.database_url)
-    board_id = build(args.cards)
-    from django.db import connections
-
-    connections.close_all()
-    server, base = serve(env)
+def load_average() -> str:
     try:
-        summary = summarise(measure(base, board_id, args.runs))
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
-    database = "postgresql" if args.database_url else "sqlite"
-    print(f"\nBoard page, {summary['cards']} cards, {database}, median of {args.runs} loads")
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+def report(cards: int, database: str, runs: int, summary: dict) -> None:
+    print(f"\nBoard page, {cards} cards, {database}, median of {runs} loads")
+    print(f"  load average         {summary['load_average']} (before) -> {load_average()} (after)")
     print(f"  HTML                 {summary['html_kib']} KiB")
+    print(f"  cards in the DOM     {summary['cards_in_dom']}")
     for key, label in [
         ("first_byte_ms", "first byte"),
         ("dom_content_loaded_ms", "DOMContentLoaded"),
         ("interactive_ms", "interactive"),
         ("live_ms", "live connection up"),
+        ("script_ms", "main thread: script"),
+        ("style_ms", "main thread: style"),
+        ("layout_ms", "main thread: layout"),
     ]:
         row = summary[key]
         print(
             f"  {label:<20} {row['median']:7.0f} ms  (min {row['min']:.0f}, max {row['max']:.0f})"
         )
+    for key, label, unit in [
+        ("dom_nodes", "DOM nodes", ""),
+        ("js_heap_used_mib", "JS heap used", " MiB"),
+        ("js_heap_after_gc_mib", "JS heap after GC", " MiB"),
+    ]:
+        print(f"  {label:<20} {summary[key]['median']:7.1f}{unit}")
     print(f"  keyboard move        {summary['keyboard_move_ms']:7.0f} ms  (key press to saved)")
+    if summary["column_fetch_ms"] is not None:
+        print(f"  next cards on scroll {summary['column_fetch_ms']:7.0f} ms  (scrolled to shown)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cards", type=int, nargs="+", default=[1000])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    env = configure(args.database_url)
+    human, agent = people()
+    boards = {cards: build(cards, human, agent) for cards in args.cards}
+    from django.db import connections
+
+    connections.close_all()
+    database = "postgresql" if args.database_url else "sqlite"
+    summaries = {}
+    server, base = serve(env)
+    try:
+        for cards, board_id in boards.items():
+            load = load_average()
+            summary = summarise(measure(base, board_id, args.runs))
+            summary["load_average"] = load
+            summary["load_average_after"] = load_average()
+            summaries[cards] = summary
+            report(cards, database, args.runs, summary)
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = results / f"board-page-{database}-{stamp}.json"
     path.write_text(
         json.dumps(
-            {"cards": args.cards, "database": database, "machine": platform.node(), **summary},
+            {
+                "database": database,
+                "machine": platform.node(),
+                "cpus": os.cpu_count(),
+                "runs": args.runs,
+                "sizes": [{"cards": cards, **summary} for cards, summary in summaries.items()],
+            },
             indent=2,
         )
     )

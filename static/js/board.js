@@ -1,7 +1,15 @@
 /* The board page's core: placing cards, refreshing them from the server's own card
    template, moves (keyboard here, pointer in board-drag.js), new cards, counts and
    clocks. The card detail (board-detail.js), the columns editor (board-columns.js) and
-   live updates (board-live.js) plug into `AK.board`. Writes go through the REST API. */
+   live updates (board-live.js) plug into `AK.board`. Writes go through the REST API.
+
+   A long column arrives a screenful at a time: the page holds the first cards of each
+   column, and the next ones are fetched as the column scrolls (or as the keyboard goes
+   past the last one). A column's list knows how many cards follow the ones it holds
+   (`data-more`) and the position of the last card the server sent (`data-after`):
+   every card of the column up to that position is in the page, so a card that the
+   server places after it (a live update, a move by someone else) is left out until
+   the column is scrolled to it, then fetched as it is by then. */
 (() => {
   "use strict";
 
@@ -32,6 +40,12 @@
   const listOf = (column) => $("[data-cards]", column);
   const columnOf = (card) => card.closest("[data-column]");
   const cardsIn = (list) => [...list.children].filter((el) => el.matches("[data-card]"));
+  const lists = () => $$("[data-cards]", board);
+  // Cards that follow, in the column, the ones the page holds (0: it holds them all).
+  const moreIn = (list) => Number(list.dataset.more) || 0;
+  const MORE_CARDS = 100;
+  // How close to the end of what is loaded (in pixels) a column fetches its next cards.
+  const LOAD_AHEAD = 2400;
   const announcer = $("[data-announce]");
 
   // How many refreshes are under way; `data-syncing` lets tests (and styles) know.
@@ -71,24 +85,37 @@
     return Number(a.dataset.id) - Number(b.dataset.id);
   }
 
-  /** Put a card where its column and position say it belongs. */
+  /** Past what a partly loaded column holds: the card comes when the column is scrolled to it. */
+  function beyond(card, list) {
+    return moreIn(list) > 0 && !(card.dataset.position <= (list.dataset.after ?? ""));
+  }
+
+  /** Put a card where its column and position say it belongs (or out of the page, when
+      that is past what its column holds); false when it is left out. */
   function placeCard(card) {
     const column = columnById(card.dataset.columnId);
     if (!column) {
       card.remove();
-      return;
+      return false;
     }
     const list = listOf(column);
+    if (beyond(card, list)) {
+      if (card.isConnected) removeCard(card);
+      // A fetch of the column under way may have been answered before this change.
+      loads.get(list)?.missed.add(Number(card.dataset.id));
+      return false;
+    }
     const before = cardsIn(list).find((other) => other !== card && compareCards(card, other) < 0);
     if (card.parentElement !== list || card.nextElementSibling !== before) {
       list.insertBefore(card, before || null);
     }
+    return true;
   }
 
   function install(fresh, current) {
     const hadFocus = current && document.activeElement === current;
     if (current) current.replaceWith(fresh);
-    placeCard(fresh);
+    if (!placeCard(fresh)) return;
     if (hadFocus) fresh.focus({ preventScroll: true });
     if (!current) {
       fresh.classList.add("flash");
@@ -203,12 +230,29 @@
       resync();
       return;
     }
+    // What the partly loaded columns hold beyond the page: without filters the API's
+    // counts say; with filters the page's own count of each column, as filtered.
+    let filtered = null;
+    if (filterQuery && lists().some((list) => moreIn(list) > 0)) {
+      try {
+        filtered = (await AK.api("GET", withFilters(`/boards/${boardId}/cards/?counts=1`))).columns;
+      } catch {
+        filtered = null;
+      }
+    }
     let total = 0;
     for (const info of data) {
       total += info.ticket_count;
       const column = columnById(info.id);
-      const count = $("[data-count]", column);
-      count.textContent = info.wip_limit ? `${info.ticket_count} / ${info.wip_limit}` : `${info.ticket_count}`;
+      const list = listOf(column);
+      const count = filterQuery ? filtered?.[info.id] : info.ticket_count;
+      // Only a fetch of the column says it is complete: a count read while a card is on
+      // its way could say so wrongly, and the rest of the column would never load.
+      if (moreIn(list) > 0 && count !== undefined) {
+        list.dataset.more = String(Math.max(1, count - cardsIn(list).length));
+      }
+      const counter = $("[data-count]", column);
+      counter.textContent = info.wip_limit ? `${info.ticket_count} / ${info.wip_limit}` : `${info.ticket_count}`;
       column.classList.toggle("is-full", Boolean(info.is_full));
       column.classList.toggle("is-over", Boolean(info.wip_limit && info.ticket_count > info.wip_limit));
       column.dataset.wip = info.wip_limit ?? "";
@@ -218,7 +262,7 @@
   }
 
   function updateShown() {
-    const shown = $$("[data-card]", board).length;
+    const shown = $$("[data-card]", board).length + lists().reduce((sum, list) => sum + moreIn(list), 0);
     const total = Number(board.dataset.total || shown);
     $("[data-shown]").textContent = filterQuery
       ? `Showing ${shown} of ${total} cards`
@@ -269,8 +313,91 @@
     $("[data-shown]").textContent = page.querySelector("[data-shown]").textContent;
     $("[data-board-name]").textContent = page.querySelector("[data-board-name]").textContent;
     if (focusedId) cardById(focusedId)?.focus({ preventScroll: true });
+    startLists();
     refreshClock(board);
   }
+
+  // ------------------------------------------------------------ the rest of a long column
+
+  // A column's fetch under way: its promise, and the cards left out meanwhile.
+  const loads = new Map();
+
+  /** Where each column's loaded cards end; then fetch what is already near the view. */
+  function startLists() {
+    for (const list of lists()) {
+      const cards = cardsIn(list);
+      list.dataset.after = cards.length ? cards[cards.length - 1].dataset.position : "";
+    }
+    setTimeout(() => lists().forEach(checkList), 0);
+  }
+
+  /** Fetch the column's next cards when the end of what it holds is near the view. */
+  function checkList(list) {
+    if (!moreIn(list) || loads.has(list) || !list.isConnected) return;
+    if (list.scrollTop + list.clientHeight >= list.scrollHeight - LOAD_AHEAD) {
+      loadMore(list).then((loaded) => loaded && checkList(list));
+    }
+  }
+
+  /** The column's next cards; resolves true once they are in the page. */
+  function loadMore(list) {
+    if (!moreIn(list)) return Promise.resolve(false);
+    if (!loads.has(list)) {
+      const load = { missed: new Set(), done: null };
+      loads.set(list, load);
+      load.done = track(fetchMore(list, load)).finally(() => loads.delete(list));
+    }
+    return loads.get(list).done;
+  }
+
+  async function fetchMore(list, load) {
+    const column = columnOf(list);
+    const after = list.dataset.after || "";
+    let data;
+    try {
+      data = await AK.api(
+        "GET",
+        withFilters(
+          `/boards/${boardId}/cards/?column=${column.dataset.columnId}&after=${encodeURIComponent(after)}&limit=${MORE_CARDS}`,
+        ),
+      );
+    } catch (error) {
+      AK.toast(error.message, "error");
+      return false;
+    }
+    if (!list.isConnected) return false;
+    const template = document.createElement("template");
+    template.innerHTML = data.html;
+    const fresh = $$("[data-card]", template.content);
+    const held = cardsIn(list);
+    // Cards moved here past the old end (by this page) sit among the new ones.
+    const inOrder = !held.some((card) => card.dataset.position > after);
+    if (fresh.length) list.dataset.after = fresh[fresh.length - 1].dataset.position;
+    list.dataset.more = String(data.more);
+    const added = [];
+    for (const card of fresh) {
+      const current = cardById(card.dataset.id);
+      if (current) {
+        if (busy(current) || Number(current.dataset.version) >= Number(card.dataset.version)) continue;
+        current.replaceWith(card);
+      }
+      if (inOrder && !current) list.append(card);
+      else placeCard(card);
+      added.push(card);
+    }
+    for (const card of added) refreshClock(card);
+    if (load.missed.size) refreshCards([...load.missed]);
+    updateShown();
+    return true;
+  }
+
+  board.addEventListener(
+    "scroll",
+    (event) => {
+      if (event.target.matches?.("[data-cards]")) checkList(event.target);
+    },
+    { capture: true, passive: true },
+  );
 
   // ------------------------------------------------------------ moving cards
 
@@ -314,6 +441,12 @@
       card.dataset.version = ticket.version;
       card.dataset.position = ticket.position;
       card.dataset.columnId = ticket.column_id;
+      // Put just after the last card the server sent: there is nothing in between.
+      const list = card.parentElement;
+      const { prev } = neighbours(card);
+      if (list && prev && beyond(card, list) && prev.dataset.position === list.dataset.after) {
+        list.dataset.after = ticket.position;
+      }
       announce(`Moved “${titleOf(card)}” to ${ticket.current_column}.`);
     } catch (error) {
       snapBack(card);
@@ -334,6 +467,11 @@
     const index = siblings.indexOf(card);
     if (key === "ArrowUp" || key === "ArrowDown") {
       const other = siblings[index + (key === "ArrowUp" ? -1 : 1)];
+      if (!other && key === "ArrowDown" && moreIn(list)) {
+        // The last card loaded: its next one is still on the server.
+        loadMore(list).then((loaded) => loaded && moveByKey(card, key));
+        return;
+      }
       if (!other) return;
       if (key === "ArrowUp") list.insertBefore(card, other);
       else other.after(card);
@@ -355,8 +493,13 @@
     const index = siblings.indexOf(card);
     let target = null;
     if (key === "ArrowUp") target = siblings[index - 1];
-    else if (key === "ArrowDown") target = siblings[index + 1];
-    else {
+    else if (key === "ArrowDown") {
+      target = siblings[index + 1];
+      if (!target && moreIn(card.parentElement)) {
+        loadMore(card.parentElement).then((loaded) => loaded && focusNeighbour(card, key));
+        return;
+      }
+    } else {
       const all = columns();
       let position = all.indexOf(columnOf(card));
       const step = key === "ArrowLeft" ? -1 : 1;
@@ -556,6 +699,9 @@
     $$,
     columnsHost,
     columns,
+    lists,
+    moreIn,
+    loadMore,
     columnById,
     cardById,
     listOf,
@@ -584,6 +730,7 @@
     board.dataset.total = String(
       columns().reduce((sum, column) => sum + Number.parseInt($("[data-count]", column).textContent, 10), 0),
     );
+    startLists();
     refreshClock(board);
     setInterval(() => refreshClock(board), 30000);
     B.connect();

@@ -14,6 +14,8 @@ import httpx
 import pytest
 from django.db import connection
 
+from tests.factories import make_agent
+
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
@@ -89,6 +91,17 @@ def live_server_url(django_db_setup, django_db_blocker) -> Iterator[str]:
             server.kill()
             server.wait()
         log.close()
+
+
+@pytest.fixture
+def agent_api(live_server_url) -> Iterator[httpx.Client]:
+    """An agent's REST client on the live server; tests put `agent_api.agent` on their boards."""
+    agent, secret = make_agent("claude-live")
+    with httpx.Client(
+        base_url=live_server_url, headers={"Authorization": f"Bearer {secret}"}, timeout=10
+    ) as client:
+        client.agent = agent
+        yield client
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,11 @@
 shows on every open page without a reload, and a page that lost its connection
 catches up on reconnecting."""
 
-import httpx
 import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import log_in, open_board, screenshot
-from tests.factories import add_member, make_agent, make_board, make_ticket, make_user
+from tests.factories import add_member, make_board, make_ticket, make_user
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,16 +27,6 @@ def mark_page(page) -> None:
 
 def not_reloaded(page) -> bool:
     return page.evaluate("window.__noReload === true")
-
-
-@pytest.fixture
-def agent_api(live_server_url):
-    agent, secret = make_agent("claude-live")
-    with httpx.Client(
-        base_url=live_server_url, headers={"Authorization": f"Bearer {secret}"}, timeout=10
-    ) as client:
-        client.agent = agent  # tests put it on their boards
-        yield client
 
 
 def test_changes_show_in_every_open_page_and_from_agents(new_context, agent_api, user):
