@@ -12,9 +12,11 @@ from django.utils import timezone
 from agents.models import ApiToken, User
 from audit.services import audit_record
 from boards.access import READ, can, request_token, token_board_ids
+from boards.models import Board
 from core import groups
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound, field_error
 from core.identity import is_site_admin
+from core.ids import is_id
 from core.transactions import retry_once_on_deadlock
 
 TOKEN_PREFIX = "ak_"
@@ -89,11 +91,18 @@ def _clean_boards(owner: User, board_ids: Iterable[int] | None, limit: frozenset
     if len(ids) > MAX_BOARDS_PER_TOKEN:
         message = f"A token may be limited to at most {MAX_BOARDS_PER_TOKEN} boards."
         raise InvalidInput(message, validation_errors=[field_error("board_ids", message)])
+    usable = [board_id for board_id in ids if is_id(board_id)]
+    # A site admin may read every board id, whether or not a board has it: ask which exist.
+    existing = (
+        set(Board.objects.filter(pk__in=usable).values_list("pk", flat=True))
+        if owner.is_staff
+        else None
+    )
     errors = []
     for index, board_id in enumerate(ids):
-        usable = isinstance(board_id, int) and not isinstance(board_id, bool) and board_id > 0
         if (
-            not usable
+            not is_id(board_id)
+            or (existing is not None and board_id not in existing)
             or not can(owner, board_id, READ)
             or (limit is not None and board_id not in limit)
         ):

@@ -19,6 +19,16 @@ def board_list(*, actor) -> QuerySet[Board]:
     )
 
 
+def board_readable(*, actor, board_id: int) -> None:
+    """`require_board(actor, board_id, READ)`, and the board must exist: NotFound, word for
+    word as for a board one may not read, otherwise. A site admin is an admin of every
+    board id, so their role proves no board exists: for them (alone) one query asks. For
+    anyone else the role comes from a membership, which goes with its board."""
+    require_board(actor, board_id, READ)
+    if actor.is_staff and not Board.objects.filter(pk=board_id).exists():
+        raise NotFound(f"Board {board_id} does not exist.")
+
+
 def board_get(*, actor, board_id: int) -> Board:
     require_board(actor, board_id, READ)
     board = board_list(actor=actor).filter(pk=board_id).first()
@@ -67,7 +77,7 @@ def board_columns(*, board_id: int) -> list[dict]:
 
 def board_members(*, actor, board_id: int) -> QuerySet[BoardMembership]:
     """The board's members with their roles, by username."""
-    require_board(actor, board_id, READ)
+    board_readable(actor=actor, board_id=board_id)
     return (
         BoardMembership.objects.filter(board_id=board_id)
         .select_related("user")

@@ -10,8 +10,7 @@ from comments.rules import TEXT_MAX
 from core import clock
 from core.errors import Forbidden, InvalidInput, NotFound, field_error
 from core.transactions import retry_once_on_deadlock
-from tickets.access import require_ticket
-from tickets.services import ticket_fence
+from tickets.services import lock_ticket_for, ticket_fence
 
 
 def _clean_text(text) -> str:
@@ -51,7 +50,11 @@ def comment_create(*, actor, ticket_id: int, text: str, claim_token: str | None 
     text = _clean_text(text)
     with transaction.atomic():
         if claim_token is None:
-            board_id = require_ticket(actor, ticket_id, WRITE)
+            # The ticket's row before the board's, as every ticket write takes them: the
+            # comment's foreign key would otherwise lock the ticket only at commit, after
+            # the board (`event_append`), and deadlock with a write that holds the ticket
+            # (deleting it, or changing its position) and waits for the board.
+            board_id = lock_ticket_for(actor, ticket_id, WRITE)
         else:
             ticket = ticket_fence(actor=actor, ticket_id=ticket_id, claim_token=claim_token)
             board_id = ticket.board_id

@@ -3,6 +3,7 @@ from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from boards.selectors import board_readable
 from history import selectors
 from history.serializers import TicketHistorySerializer, TransitionsSerializer
 
@@ -32,6 +33,8 @@ class BoardActivityView(GenericAPIView):
 
     def get(self, request, board_id: int):
         """The board's ticket changes, newest first."""
+        # A missing board is not found for a site admin too (whose role proves nothing).
+        board_readable(actor=request.user, board_id=int(board_id))
         page = self.paginate_queryset(
             selectors.board_activity(actor=request.user, board_id=int(board_id))
         )

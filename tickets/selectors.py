@@ -15,8 +15,9 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from boards.access import READ, WRITE, can, readable_boards, readable_ticket, require_board
+from boards.access import WRITE, can, readable_boards, readable_ticket
 from boards.models import Board, Column
+from boards.selectors import board_readable
 from tickets import rules
 from tickets.models import Label, Ticket, TicketLink
 
@@ -142,7 +143,7 @@ def ticket_list(
     Only boards `actor` may read; naming one they may not is NotFound, as for a missing one."""
     tickets = ticket_queryset()
     if board_id is not None:
-        require_board(actor, board_id, READ)
+        board_readable(actor=actor, board_id=board_id)
         tickets = tickets.filter(board_id=board_id)
     else:
         tickets = readable_boards(tickets, actor, field="board_id")

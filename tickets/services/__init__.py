@@ -6,6 +6,7 @@ history + event step); `placement` columns, WIP limits and card order; `moves` t
 rule by which a ticket reaches a column; then one module a kind of write: `editing`,
 `bulk`, `dependencies`, `claims`, `links`."""
 
+from tickets.services._writes import lock_ticket_for
 from tickets.services.bulk import (
     tickets_bulk_assign,
     tickets_bulk_create,
@@ -36,6 +37,7 @@ __all__ = [
     "LinkSpec",
     "NothingToClaim",
     "leases_expire",
+    "lock_ticket_for",
     "ticket_add_dependency",
     "ticket_claim",
     "ticket_claim_next",

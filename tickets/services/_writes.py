@@ -9,11 +9,19 @@ from datetime import datetime
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from boards.access import ADMIN, WRITE, can, readable_ticket, require_board
+from boards.access import (
+    ADMIN,
+    READ,
+    WRITE,
+    board_id_of,
+    can,
+    readable_ticket,
+    require_board,
+)
 from boards.events import event_append, events_append
 from boards.models import Board
 from core.errors import Conflict, LeaseLost, NotFound, VersionConflict
-from core.ids import ID_MAX
+from core.ids import is_id
 from tickets import rules
 from tickets.models import Label, Priority, Ticket
 from tickets.representation import ticket_representation
@@ -110,17 +118,38 @@ def board_for_write(board_id: int, actor) -> Board:
 def lock_tickets(ticket_ids: list[int]) -> None:
     """Lock the ticket rows alone, in id order, before reading them with their joins.
 
+    One lock order everywhere: the tickets first, then their board (whose event counter
+    every write bumps, `boards.events.event_append`). A write beside a ticket (a comment)
+    locks the ticket first too (`lock_ticket_for`): otherwise it would take the board first and the
+    ticket only at commit (PostgreSQL checks a deferred foreign key then, with a KEY
+    SHARE lock), crossing a ticket write that holds the ticket and waits for the board.
+
     A joined SELECT ... FOR UPDATE that waits for a row lock has PostgreSQL re-check the
     row against the joined rows it read before the wait, so a ticket that moved meanwhile
     would silently drop out of the result (a false 404)."""
     # An id out of range names no row, and SQLite could not even bind it.
-    ids = [pk for pk in ticket_ids if 1 <= pk <= ID_MAX]
+    ids = [pk for pk in ticket_ids if is_id(pk)]
     list(
         Ticket.objects.select_for_update(no_key=True)
         .filter(pk__in=ids)
         .order_by("pk")
         .values_list("pk")
     )
+
+
+def lock_ticket_for(actor, ticket_id: int, need: str = WRITE) -> int:
+    """For a write beside a ticket (a comment on it), inside the writer's transaction:
+    the ticket's row locked as `lock_tickets` locks it, and read in the same query, so
+    that the ticket is taken before the board. Its board id once `actor` may `need` on
+    it; NotFound, word for word as `tickets.access.require_ticket` says it, otherwise."""
+    board_id = None
+    if is_id(ticket_id):
+        locked = Ticket.objects.select_for_update(no_key=True).filter(pk=ticket_id)
+        board_id = board_id_of(actor, locked)
+    if board_id is None or not can(actor, board_id, READ):
+        raise NotFound(f"Ticket {ticket_id} does not exist.")
+    require_board(actor, board_id, need)
+    return board_id
 
 
 def ticket_for_write(
