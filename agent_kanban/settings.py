@@ -124,12 +124,23 @@ REDIS_URL = env_str("REDIS_URL")
 # consumer's next message with a blocking pop of exactly 5 s: every consumer idle for
 # 5 s would fail. Reads get more time than that pop.
 REDIS_SOCKET_TIMEOUT = env_int("REDIS_SOCKET_TIMEOUT", 30)
+# Each Redis pool of a process holds at most REDIS_MAX_CONNECTIONS connections, and a
+# command waits up to REDIS_POOL_TIMEOUT seconds for a free one instead of failing.
+REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 50)
+REDIS_POOL_TIMEOUT = env_int("REDIS_POOL_TIMEOUT", 5)
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "agent_kanban"),
+            "OPTIONS": {
+                "CONNECTION_POOL_CLASS": "redis.BlockingConnectionPool",
+                "CONNECTION_POOL_KWARGS": {
+                    "max_connections": REDIS_MAX_CONNECTIONS,
+                    "timeout": REDIS_POOL_TIMEOUT,
+                },
+            },
         }
     }
     CHANNEL_LAYERS = {
@@ -141,7 +152,7 @@ if REDIS_URL:
             # the log by sequence number either way.
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer"
             if env_str("CHANNEL_LAYER_BACKEND", "core") == "pubsub"
-            else "channels_redis.core.RedisChannelLayer",
+            else "live.redis_layer.RedisChannelLayer",
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "socket_timeout": REDIS_SOCKET_TIMEOUT}],
                 "prefix": env_str("CHANNEL_LAYER_PREFIX", "agent_kanban"),
@@ -227,12 +238,16 @@ APPEND_SLASH = False
 # Real-time delivery. WebSocket: a heartbeat every WS_HEARTBEAT_SECONDS (a client
 # silent for three is closed), a cap on connections per daphne process, the largest
 # message a client may send, and how many boards one connection may watch.
-# Server-sent events poll the event log every SSE_POLL_MS.
+# Server-sent events are pushed from the channel layer; a stream reads the event log
+# to catch up, every SSE_POLL_MS when the layer is this process's own (writers in other
+# processes reach it only through the log), else once a heartbeat; SSE_MAX_STREAMS per
+# daphne process.
 WS_HEARTBEAT_SECONDS = env_int("WS_HEARTBEAT_SECONDS", 25)
 WS_MAX_CONNECTIONS = env_int("WS_MAX_CONNECTIONS", 1000)
 WS_MAX_MESSAGE_BYTES = env_int("WS_MAX_MESSAGE_BYTES", 64 * 1024)
 WS_MAX_BOARDS = env_int("WS_MAX_BOARDS", 100)
 SSE_POLL_MS = env_int("SSE_POLL_MS", 500)
+SSE_MAX_STREAMS = env_int("SSE_MAX_STREAMS", 1000)
 SSE_HEARTBEAT_SECONDS = env_int("SSE_HEARTBEAT_SECONDS", 15)
 
 # Outgoing webhooks (webhooks app; README "Webhooks"). Deliveries are made from the board
@@ -290,7 +305,7 @@ if ENVIRONMENT == "production":
 
 # Tokens and audit (agents, audit apps): a WebSocket client may send at most
 # WS_MAX_MESSAGES_PER_MINUTE messages a minute (bursts up to the same number); past it
-# the connection gets an error frame and is closed with 1008. The audit page lists
+# the connection gets an error frame and is closed with 4429. The audit page lists
 # AUDIT_PAGE_SIZE events a page.
 WS_MAX_MESSAGES_PER_MINUTE = env_int("WS_MAX_MESSAGES_PER_MINUTE", 120)
 AUDIT_PAGE_SIZE = env_int("AUDIT_PAGE_SIZE", 50)
@@ -311,7 +326,11 @@ LOG_FORMAT = env_str("LOG_FORMAT", "json" if ENVIRONMENT == "production" else "p
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "core.log_format.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "core.log_format.RequestIdFilter"},
+        # A Redis outage: one line when it starts, one when it ends (core/outages.py).
+        "outages": {"()": "core.outages.OutageLogFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s [%(levelname)s] %(name)s [%(request_id)s]: %(message)s"},
         "json": {"()": "core.log_format.JsonFormatter"},
@@ -320,7 +339,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json" if LOG_FORMAT == "json" else "plain",
-            "filters": ["request_id"],
+            "filters": ["outages", "request_id"],
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},

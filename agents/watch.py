@@ -17,6 +17,7 @@ from agents.models import User
 from agents.services import token_is_usable
 from boards import access
 from boards.models import Board
+from core import groups
 
 # Why a connection may no longer watch; the WebSocket sends these as its error codes.
 ACCOUNT_INACTIVE = "account_inactive"
@@ -33,6 +34,16 @@ class Watcher:
     token_id: int | None = None
     session_key: str | None = None
     session_hash: str = ""
+
+    def groups(self) -> list[str]:
+        """The channel-layer groups told when this watch may have ended: the user's (what
+        they may read changed), the token's (revoked), the session's (signed out)."""
+        names = [groups.user_group_name(self.user.pk)]
+        if self.token_id is not None:
+            names.append(groups.token_group_name(self.token_id))
+        if self.session_key is not None:
+            names.append(groups.session_group_name(self.session_key))
+        return names
 
 
 def why_watch_ends(watcher: Watcher) -> str | None:

@@ -99,6 +99,12 @@ DATABASE_RETRIES = Counter(
     "by outcome of the second try (ok, failed: answered 503).",
     ["outcome"],
 )
+DEPENDENCY_OUTAGES = Counter(
+    f"{PREFIX}_dependency_outages",
+    "Outages of a dependency (redis) this process met: one from the first failed call to "
+    "the first that worked again (core.outages).",
+    ["dependency"],
+)
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -191,6 +197,10 @@ def database_busy(surface: str) -> None:
 
 def database_retry(outcome: str) -> None:
     DATABASE_RETRIES.labels(outcome).inc()
+
+
+def dependency_outage(dependency: str) -> None:
+    DEPENDENCY_OUTAGES.labels(dependency).inc()
 
 
 def cache_lookup(cache: str, result: str) -> None:

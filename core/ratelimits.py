@@ -26,6 +26,7 @@ from django.core.cache import caches
 from django_ratelimit.core import get_usage
 from django_redis.client import DefaultClient
 
+from core.outages import REDIS, is_redis_failure
 from core.ratelimit_keys import counter
 
 logger = logging.getLogger(__name__)
@@ -77,15 +78,21 @@ class Limited:
 def hit(group: str, key: str, rate: str | None) -> Limited | None:
     """Count one request against `group` for `key`; a Limited when that makes it too
     many. A cache that cannot be reached lets the request through: the limits
-    protect the service, an outage of the cache must not take it down."""
+    protect the service, an outage of the cache must not take it down. Redis being
+    down is logged once for the whole outage (core.outages), not once per request."""
     if not rate or not settings.RATELIMIT_ENABLE:
         return None
     try:
         usage = _redis_usage(group, key, rate)
         if usage is None:
             usage = get_usage(None, group=group, key=lambda *_: key, rate=rate, increment=True)
-    except Exception:
-        logger.warning("Rate limit %s not checked: the cache failed", group, exc_info=True)
+        else:
+            REDIS.succeeded()
+    except Exception as error:
+        if is_redis_failure(error):
+            REDIS.failed(error)
+        else:
+            logger.warning("Rate limit %s not checked: the cache failed", group, exc_info=True)
         return None
     if usage is None or not usage["should_limit"]:
         return None

@@ -5,11 +5,21 @@ messages with a `type`: subscribed, unsubscribed, pong, heartbeat, stats, error.
 In: `{type: ping | subscribe_board | unsubscribe_board | get_stats}`.
 
 Refusals accept first and then close with a code, because a handshake refused before
-accept reaches a browser as 1006 with no code at all: 4400 bad query parameters, 4401
-not signed in (or a bad token), 4404 no such board (or one the user may not read: the
-two look the same on purpose), 4408 silent for three heartbeats, 4429 this instance is
-at WS_MAX_CONNECTIONS; 1009 a message over WS_MAX_MESSAGE_BYTES; 1008 more than
-WS_MAX_MESSAGES_PER_MINUTE messages from the client.
+accept reaches a browser as 1006 with no code at all. The close codes (the `CLOSE_*`
+constants below are the one list; `live.limits` uses it too) mirror HTTP statuses in
+the 4000 range, because daphne sends no code but 1000 and 3000-4999 (it raises on the
+others, 1008 and 1009 included, and the client sees 1011): 4400 bad query parameters,
+4401 not signed in (or a bad token), 4403 forbidden, 4404 no such board (or one the
+user may not read: the two look the same on purpose), 4408 silent for three heartbeats,
+4413 a message over WS_MAX_MESSAGE_BYTES, 4429 too many: this instance is at
+WS_MAX_CONNECTIONS, too many connects (`live.limits`, after an error frame
+`rate_limited`), or more than WS_MAX_MESSAGES_PER_MINUTE messages from the client
+(after an error frame `rate_limited`).
+
+However a connection ends (the client closes, it drops without a close frame, the
+server closes it, a handler raises, or the consumer is cancelled as daphne does at
+shutdown), its slot under WS_MAX_CONNECTIONS is released and every channel-layer group
+it joined is left (`BoardEventsConsumer.end`).
 
 A connection is closed with 4401, after an error frame `token_revoked` or
 `account_inactive`, once its API token is revoked or expires, or its account is switched
@@ -41,14 +51,17 @@ from live import realtime
 
 logger = logging.getLogger(__name__)
 
+# The close codes of the board WebSocket: 1000 or 3000-4999 only (daphne sends no other).
 CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_SILENT = 4408
-CLOSE_OVER_CAPACITY = 4429
-CLOSE_TOO_BIG = 1009
-CLOSE_TOO_MANY_MESSAGES = 1008
+CLOSE_TOO_BIG = 4413
+CLOSE_TOO_MANY = 4429
+CLOSE_OVER_CAPACITY = CLOSE_TOO_MANY  # this instance is at WS_MAX_CONNECTIONS
+CLOSE_RATE_LIMITED = CLOSE_TOO_MANY  # too many connects (`live.limits`)
+CLOSE_TOO_MANY_MESSAGES = CLOSE_TOO_MANY  # over WS_MAX_MESSAGES_PER_MINUTE
 SILENT_HEARTBEATS = 3
 # The error frame sent before closing with 4401, by `agents.watch`'s reason.
 WATCH_ENDED_MESSAGES = {
@@ -59,17 +72,37 @@ WATCH_ENDED_MESSAGES = {
 
 
 class BoardEventsConsumer(AsyncWebsocketConsumer):
-    async def connect(self) -> None:
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
         # board id -> the last sequence number sent to this client for that board
         self.boards: dict[int, int] = {}
+        # Every group joined and not yet left, so that `end` leaves them all.
+        self.joined: set[str] = set()
         # Channels runs this consumer's handlers one at a time; the lock only keeps
         # the heartbeat task's catch-up from interleaving with them.
         self.lock = asyncio.Lock()
+        # counted: holds a slot under WS_MAX_CONNECTIONS.
         self.counted = self.closed = False
         self.heartbeat_task: asyncio.Task | None = None
+        self.watcher: watch.Watcher | None = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        """Channels' consumer loop, then `end`, however the loop ended: the disconnect
+        message runs `end` too, but a handler that raises or a cancelled consumer (daphne
+        cancels them all at shutdown, and any still running 10 s after its client left)
+        gets none. A cancelled consumer ends normally once `end` is done: daphne's
+        shutdown waits for all of them with `asyncio.gather`, which stops waiting (and
+        the event loop stops, groups still joined) as soon as one ends cancelled."""
+        try:
+            await super().__call__(scope, receive, send)
+        except asyncio.CancelledError:
+            pass  # asked to end: ends, below
+        finally:
+            await self.end()
+
+    async def connect(self) -> None:
         self.last_heard = time.monotonic()
         self.rate = MessageRate(settings.WS_MAX_MESSAGES_PER_MINUTE)
-        self.watcher: watch.Watcher | None = None
         await self.accept()
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -78,7 +111,7 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
         # Revoking the token, or shrinking what the user may read, reaches this
         # connection through these groups.
         for group in self.identity_groups():
-            await self.channel_layer.group_add(group, self.channel_name)
+            await self.join(group)
         # Switched off or signed out after signing in but before joining the groups: no
         # message comes.
         if await self.close_if_watch_ended():
@@ -99,19 +132,41 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
         self.heartbeat_task = asyncio.create_task(self.heartbeat())
 
     async def disconnect(self, code) -> None:
+        await self.end()
+
+    async def end(self) -> None:
+        """Give back what the connection holds: its slot, its heartbeat, its groups.
+        Runs at the disconnect message and again as the consumer ends; the second run
+        finds nothing left to do."""
         self.closed = True
-        if self.heartbeat_task is not None:
-            self.heartbeat_task.cancel()
         # Count the connection out before anything that awaits and might not finish.
-        if getattr(self, "counted", False):
+        if self.counted:
             self.counted = False
             realtime.connections.release()
-        for board_id in list(getattr(self, "boards", {})):
-            await self.channel_layer.group_discard(
-                groups.board_group_name(board_id), self.channel_name
-            )
-        for group in self.identity_groups():
-            await self.channel_layer.group_discard(group, self.channel_name)
+        self.boards.clear()
+        task, self.heartbeat_task = self.heartbeat_task, None
+        if task is not None and task is not asyncio.current_task():
+            # Stopped before the groups are left, so its renewal cannot join one again.
+            task.cancel()
+            await asyncio.wait({task})
+            if not task.cancelled() and task.exception() is not None:
+                logger.warning("WebSocket heartbeat failed", exc_info=task.exception())
+        while self.joined:
+            group = self.joined.pop()
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception:
+                # The others are still left; the channel layer expires this membership.
+                logger.warning("WebSocket group %s not left", group, exc_info=True)
+
+    async def join(self, group: str) -> None:
+        # Noted before the await: a consumer cancelled during it still leaves the group.
+        self.joined.add(group)
+        await self.channel_layer.group_add(group, self.channel_name)
+
+    async def leave(self, group: str) -> None:
+        self.joined.discard(group)
+        await self.channel_layer.group_discard(group, self.channel_name)
 
     def watcher_of(self, user) -> watch.Watcher:
         """The user with the token or, for a browser, the session it signed in with."""
@@ -128,15 +183,7 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
 
     def identity_groups(self) -> list[str]:
         """The groups of this connection's user, token or session (none before sign-in)."""
-        watcher = getattr(self, "watcher", None)
-        if watcher is None:
-            return []
-        names = [groups.user_group_name(watcher.user.pk)]
-        if watcher.token_id is not None:
-            names.append(groups.token_group_name(watcher.token_id))
-        if watcher.session_key is not None:
-            names.append(groups.session_group_name(watcher.session_key))
-        return names
+        return self.watcher.groups() if self.watcher is not None else []
 
     async def dispatch(self, message: dict) -> None:
         """Channels' dispatch, without its `aclose_old_connections()` before every
@@ -217,7 +264,7 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
         removal is replayed."""
         if board_id not in self.boards and len(self.boards) >= settings.WS_MAX_BOARDS:
             raise InvalidInput(f"A connection may watch at most {settings.WS_MAX_BOARDS} boards.")
-        await self.channel_layer.group_add(groups.board_group_name(board_id), self.channel_name)
+        await self.join(groups.board_group_name(board_id))
         try:
             current = await database_sync_to_async(event_log.readable_board_last_seq)(
                 self.scope["user"], board_id
@@ -237,7 +284,7 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
 
     async def unsubscribe(self, board_id: int) -> None:
         self.boards.pop(board_id, None)
-        await self.channel_layer.group_discard(groups.board_group_name(board_id), self.channel_name)
+        await self.leave(groups.board_group_name(board_id))
 
     async def send_missing(self, board_id: int, upto: int) -> None:
         """Send the board's logged events after the last one sent, up to `upto`."""
@@ -359,9 +406,9 @@ class BoardEventsConsumer(AsyncWebsocketConsumer):
         one heartbeat."""
         watched = list(self.boards)
         for board_id in watched:
-            await self.channel_layer.group_add(groups.board_group_name(board_id), self.channel_name)
+            await self.join(groups.board_group_name(board_id))
         for group in self.identity_groups():
-            await self.channel_layer.group_add(group, self.channel_name)
+            await self.join(group)
         # Positions first, then the right to read: what is sent up to them was committed
         # while the user could still read the board.
         current = await database_sync_to_async(event_log.boards_last_seq)(watched)

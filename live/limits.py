@@ -1,7 +1,8 @@
 """Rate limits on WebSocket connects, which daphne serves outside Django's middleware.
 Same counters, same cache, same settings as the HTTP limits (`core.ratelimits`).
 
-A WebSocket over its limit is accepted and then closed with 4429 after one
+A WebSocket over its limit is accepted and then closed with 4429 (`CLOSE_RATE_LIMITED`,
+from the one list of close codes in `live.consumers`) after one
 `{"type": "error", "code": "rate_limited", "retry_after": N}` message: a handshake
 refused before accept reaches a browser as 1006 with no reason at all.
 """
@@ -13,8 +14,7 @@ from django.conf import settings
 
 from core import ratelimits
 from core.http import UNKNOWN_ADDRESS, scope_ip
-
-CLOSE_RATE_LIMITED = 4429
+from live.consumers import CLOSE_RATE_LIMITED
 
 
 def _websocket_checks(scope):

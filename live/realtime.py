@@ -3,7 +3,7 @@ process's connection counts. The event log they read is `boards.events`'s; wheth
 connection may still watch is `agents.watch`. Everything here is synchronous; async
 callers wrap it in `database_sync_to_async`."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from django.conf import settings
 
@@ -34,16 +34,22 @@ def parse_optional_int(value, field: str, *, minimum: int, maximum: int = ID_MAX
 
 @dataclass
 class ConnectionCounter:
-    """WebSocket connections of this process. Each daphne process counts its own: the
-    cap protects the process, and health reports what the answering process holds."""
+    """Long-lived connections of one kind in this process (WebSockets, event streams).
+    Each daphne process counts its own: the cap protects the process, and health reports
+    what the answering process holds."""
 
+    limit_setting: str = field(default="WS_MAX_CONNECTIONS", repr=False)
     open: int = 0
     opened_total: int = 0
     refused_over_cap: int = 0
     closed_silent: int = 0
 
+    @property
+    def limit(self) -> int:
+        return getattr(settings, self.limit_setting)
+
     def try_open(self) -> bool:
-        if self.open >= settings.WS_MAX_CONNECTIONS:
+        if self.open >= self.limit:
             self.refused_over_cap += 1
             return False
         self.open += 1
@@ -54,12 +60,14 @@ class ConnectionCounter:
         self.open -= 1
 
     def stats(self) -> dict:
-        return {**asdict(self), "max_connections": settings.WS_MAX_CONNECTIONS}
+        counts = {name: value for name, value in asdict(self).items() if name != "limit_setting"}
+        return {**counts, "max_connections": self.limit}
 
 
-# One per process; consumers all run on the process's one event loop, so plain
-# integers are enough.
+# One of each per process; consumers and streams all run on the process's one event loop,
+# so plain integers are enough.
 connections = ConnectionCounter()
+streams = ConnectionCounter("SSE_MAX_STREAMS")
 
 
 def connection_stats() -> dict:

@@ -4,11 +4,14 @@
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -16,6 +19,7 @@ from agents import watch
 from agents.authentication import BearerTokenAuthentication
 from boards import access
 from boards import events as event_log
+from core import groups
 from core.errors import DomainError, InvalidInput, NotFound, api_methods, error_body
 from live import realtime
 
@@ -31,7 +35,7 @@ async def board_events(request: HttpRequest, board_id: str) -> HttpResponse:
         if user is None:
             return _unauthorized("Authentication credentials were not provided.")
         board = realtime.parse_int(board_id, "board_id", minimum=1)
-        if not await database_sync_to_async(access.can)(user, board, access.READ):
+        if not await _db(access.can, user, board, access.READ):
             raise NotFound(f"Board {board} does not exist.")
         # EventSource resends the URL it first opened, so Last-Event-ID wins over `since`.
         since = realtime.parse_optional_int(
@@ -42,15 +46,20 @@ async def board_events(request: HttpRequest, board_id: str) -> HttpResponse:
             limit = realtime.parse_optional_int(
                 request.GET.get("limit"), "limit", minimum=1, maximum=PAGE_LIMIT_MAX
             )
-            page = await database_sync_to_async(event_log.events_page)(
-                board_id=board, since=since or 0, limit=limit or PAGE_LIMIT_DEFAULT
+            page = await _db(
+                event_log.events_page,
+                board_id=board,
+                since=since or 0,
+                limit=limit or PAGE_LIMIT_DEFAULT,
             )
             return JsonResponse(page)
         if output not in ("", "sse"):
             raise InvalidInput("format must be 'json', or left out for a stream.")
-        current = await database_sync_to_async(event_log.board_last_seq)(board)
+        current = await _db(event_log.board_last_seq, board)
         if current is None:
             raise NotFound(f"Board {board} does not exist.")
+        if not realtime.streams.try_open():
+            return _over_capacity()
         response = StreamingHttpResponse(
             _stream(await _watcher(request, user), board, current if since is None else since),
             content_type="text/event-stream",
@@ -68,7 +77,7 @@ async def board_events(request: HttpRequest, board_id: str) -> HttpResponse:
 async def _user(request: HttpRequest):
     """Bearer token first, then the session: the REST API's order."""
     if request.headers.get("Authorization"):
-        found = await database_sync_to_async(BearerTokenAuthentication().authenticate)(request)
+        found = await _db(BearerTokenAuthentication().authenticate, request)
         if found is not None:
             return found[0]
     user = await request.auser()
@@ -89,53 +98,138 @@ async def _watcher(request: HttpRequest, user) -> watch.Watcher:
     )
 
 
+async def _db(function: Callable, *args: Any, **kwargs: Any) -> Any:
+    """Run a database read in the shared thread pool and give its connection back at
+    once: a stream holds no thread and no connection between reads (with a thread and a
+    connection per stream, 200 streams took every connection of the pool)."""
+
+    def read():
+        try:
+            return function(*args, **kwargs)
+        finally:
+            connection.close()
+
+    return await sync_to_async(read, thread_sensitive=False)()
+
+
+def _over_capacity() -> JsonResponse:
+    message = f"This server holds its most event streams ({realtime.streams.limit}); retry later."
+    response = JsonResponse(error_body(message, "too_many_streams", retry_after=5), status=429)
+    response["Retry-After"] = "5"
+    return response
+
+
 def _unauthorized(message: str) -> JsonResponse:
     response = JsonResponse(error_body(message, "not_authenticated"), status=401)
     response["WWW-Authenticate"] = 'Bearer realm="api"'
     return response
 
 
-def _frame(message: dict) -> str:
-    data = json.dumps(message)
+def _frame(message: dict, text: str | None = None) -> str:
+    data = text if text is not None else json.dumps(message)
     return f"id: {message['seq']}\nevent: {message['event']}\ndata: {data}\n\n"
 
 
+def _poll_seconds(layer) -> float:
+    """How long a stream waits for a push before it reads the log itself: an in-process
+    layer hears only this process's writers (a command or a stdio MCP server elsewhere
+    reaches watchers only through the log); Redis hears every process, so the log is
+    read only once a heartbeat, in case a push was lost."""
+    if layer is None or isinstance(layer, InMemoryChannelLayer):
+        return settings.SSE_POLL_MS / 1000
+    return settings.SSE_HEARTBEAT_SECONDS
+
+
 async def _stream(watcher: watch.Watcher, board_id: int, after: int) -> AsyncIterator[str]:
-    """Polls the log instead of listening to the channel layer. It is the simplest
-    correct way: the table is the truth, and reading `seq > last` can neither skip
-    nor repeat an event, with no replay/live hand-over to get right; it works in
-    every shape (the in-memory layer cannot reach across processes); and nothing is
-    left in a group when a client vanishes. The cost: one primary-key read per poll
-    per stream, and up to SSE_POLL_MS of extra latency."""
-    poll = settings.SSE_POLL_MS / 1000
+    """The board's events after `after`, pushed from the channel layer as the WebSocket
+    path gets them. The log is the truth: it is read to catch up (at the start, when a
+    pushed event's number skips one, and when no push came for a while), so a stream
+    neither skips nor repeats an event. A change to what the watcher may read reaches it
+    through the watcher's groups, as it reaches a WebSocket; the watch is also asked
+    afresh once a heartbeat."""
+    layer = get_channel_layer()
+    channel = await layer.new_channel() if layer is not None else None
+    joined = [groups.board_group_name(board_id), *watcher.groups()] if layer is not None else []
+    try:
+        for group in joined:
+            await layer.group_add(group, channel)
+        yield f"retry: {settings.SSE_POLL_MS * 4}\n: connected\n\n"
+        async for frame in _frames(layer, channel, watcher, board_id, after):
+            yield frame
+    finally:
+        realtime.streams.release()
+        for group in joined:
+            await layer.group_discard(group, channel)
+
+
+async def _frames(layer, channel, watcher, board_id: int, after: int) -> AsyncIterator[str]:
+    poll = _poll_seconds(layer)
     beat = settings.SSE_HEARTBEAT_SECONDS
-    yield f"retry: {settings.SSE_POLL_MS * 4}\n: connected\n\n"
     last_write = time.monotonic()
     next_check = last_write + beat
+    read_log = True  # catch up first: events committed since the caller's `since`
     while True:
-        current = await database_sync_to_async(event_log.board_last_seq)(board_id)
-        if current is None:
-            gone = {"event": "board_deleted", "board_id": board_id, "seq": after + 1}
-            yield _frame({**gone, "data": {"id": board_id}})
-            return
-        if after < current or time.monotonic() >= next_check:
-            # Before anything new is sent, and once a heartbeat: a revoked token, an
-            # ended session, or a member removed from the board, ends the stream as if
-            # the board were gone.
-            if not await database_sync_to_async(watch.may_still_watch)(watcher, board_id):
+        if read_log:
+            current = await _db(event_log.board_last_seq, board_id)
+            if current is None:
+                gone = {"event": "board_deleted", "board_id": board_id, "seq": after + 1}
+                yield _frame({**gone, "data": {"id": board_id}})
+                return
+            if after < current:
+                # Before anything read from the log is sent: a watch ended in a process
+                # whose layer does not reach this one (a command, a test) ends it here.
+                if not await _db(watch.may_still_watch, watcher, board_id):
+                    return
+                next_check = time.monotonic() + beat
+            while after < current:
+                events = await _db(
+                    event_log.events_after, board_id=board_id, after=after, upto=current
+                )
+                if not events:
+                    break
+                for event in events:
+                    yield _frame(event)
+                after = events[-1]["seq"]
+                last_write = time.monotonic()
+            read_log = False
+        if time.monotonic() >= next_check:
+            if not await _db(watch.may_still_watch, watcher, board_id):
                 return
             next_check = time.monotonic() + beat
-        while after < current:
-            events = await database_sync_to_async(event_log.events_after)(
-                board_id=board_id, after=after, upto=current
-            )
-            if not events:
-                break
-            for event in events:
-                yield _frame(event)
-            after = events[-1]["seq"]
-            last_write = time.monotonic()
         if time.monotonic() - last_write >= beat:
             yield ": heartbeat\n\n"
             last_write = time.monotonic()
-        await asyncio.sleep(poll)
+        wait = min(poll, max(0.0, min(next_check, last_write + beat) - time.monotonic()))
+        message = await _next_message(layer, channel, wait)
+        if message is None:
+            read_log = True
+            continue
+        kind = message.get("type")
+        if kind == groups.BOARD_EVENT:
+            event = message["message"]
+            if event["seq"] <= after:
+                continue
+            if event["seq"] > after + 1:
+                read_log = True  # a gap: the log has what the layer did not bring
+                continue
+            yield _frame(event, message.get("text"))
+            after = event["seq"]
+            last_write = time.monotonic()
+            if event["event"] == "board_deleted":
+                return
+        elif kind == groups.SIGNED_OUT:
+            return
+        elif kind in (groups.ACCESS_CHANGED, groups.TOKEN_REVOKED) and not await _db(
+            watch.may_still_watch, watcher, board_id
+        ):
+            return  # asked at once, before another event can be sent
+
+
+async def _next_message(layer, channel, wait: float) -> dict | None:
+    if layer is None:
+        await asyncio.sleep(wait)
+        return None
+    try:
+        return await asyncio.wait_for(layer.receive(channel), timeout=wait)
+    except TimeoutError:
+        return None

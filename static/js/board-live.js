@@ -10,7 +10,11 @@
 
   const indicator = $("[data-live-indicator]");
   const live = { socket: null, attempt: 0, retry: null, ping: null, stopped: false };
-  const PERMANENT_CLOSE = new Set([4400, 4401, 4403, 4404]);
+  // Close codes (live/consumers.py): these say that trying again gets the same answer —
+  // 4413 is a message over the size limit, which only a bug here sends. The others,
+  // 4429 (instance full, too many connects or messages) and 4408 (silent) included,
+  // back off and retry.
+  const PERMANENT_CLOSE = new Set([4400, 4401, 4403, 4404, 4413]);
 
   function setLive(stateName, text) {
     indicator.dataset.state = stateName;

@@ -8,10 +8,12 @@ import pytest
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.conf import settings
+from redis.asyncio import BlockingConnectionPool
 
 from core import groups
 from live import channel_layer
 from live.channel_layer import InMemoryChannelLayer
+from live.redis_layer import RedisChannelLayer
 
 
 class Clock:
@@ -46,9 +48,17 @@ async def nothing_on(layer, channel: str) -> bool:
 
 
 async def test_the_project_uses_it_without_redis():
-    backend = settings.CHANNEL_LAYERS["default"]["BACKEND"]
     if settings.REDIS_URL:
-        assert backend.startswith("channels_redis.")
+        layer = get_channel_layer()
+        assert type(layer) is RedisChannelLayer
+        # Its pools wait for a free connection (live/redis_layer.py), up to the settings.
+        pool = layer.create_pool(0)
+        assert isinstance(pool, BlockingConnectionPool)
+        assert (pool.max_connections, pool.timeout) == (
+            settings.REDIS_MAX_CONNECTIONS,
+            settings.REDIS_POOL_TIMEOUT,
+        )
+        await pool.disconnect()
     else:
         assert type(get_channel_layer()) is InMemoryChannelLayer
 

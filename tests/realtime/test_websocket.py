@@ -203,7 +203,7 @@ async def test_message_over_the_size_limit_closes(sockets, secret, settings):
     await socket.send_to(text_data=json.dumps({"type": "ping", "pad": "é" * 600}))
     reply = await receive(socket)
     assert (reply["type"], reply["code"]) == ("error", "message_too_large")
-    assert await closed_with(socket) == 1009
+    assert await closed_with(socket) == 4413
 
 
 async def test_board_deleted_is_delivered_and_ends_the_subscription(sockets, secret, user, board):

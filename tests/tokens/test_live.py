@@ -91,7 +91,7 @@ async def test_a_session_socket_is_not_touched_by_revocations(sockets, user, sco
 # ---------------------------------------------------------------- WebSocket input limits
 
 
-async def test_too_many_messages_get_an_error_then_close_1008(sockets, scoped_agent, settings):
+async def test_too_many_messages_get_an_error_then_close_4429(sockets, scoped_agent, settings):
     settings.WS_MAX_MESSAGES_PER_MINUTE = 5
     issued = await issue_async(scoped_agent)
     socket = await sockets("/ws/connect", bearer(issued.secret))
@@ -101,10 +101,10 @@ async def test_too_many_messages_get_an_error_then_close_1008(sockets, scoped_ag
     await socket.send_json_to({"type": "ping"})
     error = await receive(socket)
     assert (error["type"], error["code"]) == ("error", "rate_limited")
-    assert await closed_with(socket) == 1008
+    assert await closed_with(socket) == 4429
 
 
-async def test_a_message_over_the_size_limit_closes_1009(sockets, scoped_agent, settings):
+async def test_a_message_over_the_size_limit_closes_4413(sockets, scoped_agent, settings):
     settings.WS_MAX_MESSAGE_BYTES = 200
     issued = await issue_async(scoped_agent)
     socket = await sockets("/ws/connect", bearer(issued.secret))
@@ -113,7 +113,7 @@ async def test_a_message_over_the_size_limit_closes_1009(sockets, scoped_agent, 
     await socket.send_to(text_data=json.dumps({"type": "ping", "pad": "x" * 250}))
     error = await receive(socket)
     assert (error["type"], error["code"]) == ("error", "message_too_large")
-    assert await closed_with(socket) == 1009
+    assert await closed_with(socket) == 4413
 
 
 # ---------------------------------------------------------------- real daphne, via Redis
