@@ -53,6 +53,10 @@ READS = [
     f"/api/boards/{MISSING}/tickets",
     f"/api/tickets/?board_id={MISSING}",
     f"/api/history/boards/{MISSING}/activity",
+    f"/api/statistics/boards/{MISSING}/statistics",
+    f"/api/statistics/boards/{MISSING}/flow",
+    f"/api/statistics/boards/{MISSING}/performance",
+    f"/api/statistics/boards/{MISSING}/tickets/colors",
 ]
 
 
