@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from agents.services import token_issue
 from tests.factories import make_board, make_ticket, make_user
+from tests.tokens.conftest import bearer, session
 
 MISSING = 987654
 
@@ -26,18 +27,9 @@ def board(staff):
     return board
 
 
-def bearer(user) -> APIClient:
+def token_client(user) -> APIClient:
     """A client with a new token of `user`'s (the way agents and scripts call)."""
-    issued = token_issue(actor=None, user=user, name="test")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
-    return client
-
-
-def session(user) -> APIClient:
-    client = APIClient()
-    client.force_login(user)
-    return client
+    return bearer(token_issue(actor=None, user=user, name="test").secret)
 
 
 def assert_not_found(response, code: str = "not_found") -> dict:
@@ -61,7 +53,7 @@ READS = [
 
 
 @pytest.mark.parametrize("path", READS)
-@pytest.mark.parametrize("client", [bearer, session], ids=["token", "session"])
+@pytest.mark.parametrize("client", [token_client, session], ids=["token", "session"])
 def test_a_missing_board_is_not_found_for_a_site_admin(staff, board, client, path):
     error = assert_not_found(client(staff).get(path))
     assert str(MISSING) in error["message"]
@@ -93,7 +85,7 @@ def test_a_site_admin_adding_a_member_to_a_missing_board_is_not_found(staff):
     assert_not_found(response)
 
 
-@pytest.mark.parametrize("client", [bearer, session], ids=["token", "session"])
+@pytest.mark.parametrize("client", [token_client, session], ids=["token", "session"])
 def test_a_token_limited_to_a_missing_board_is_refused_as_for_anyone(staff, board, client):
     """400 with the field error a non-member gets for a board they may not read: the
     body names a board, so a bad one is invalid input, as every other bad reference."""
