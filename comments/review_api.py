@@ -1,13 +1,14 @@
 """POST /api/tickets/{id}/review: approve a ticket waiting in a review column, or request
 changes to it with a comment (`comments.reviews.ticket_review_with_comment`)."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.views import APIView
 
 from comments.reviews import ticket_review_with_comment
 from comments.rules import TEXT_MAX
 from core.adapters import RefuseUnknownFields, StrictBooleanField, expected_version, validated
+from core.openapi_extensions import IF_MATCH_PARAMETER
 from tickets.api import ticket_answer
 from tickets.serializers import StrictCharField, TicketSerializer
 from tickets.services.review import DECISIONS
@@ -44,7 +45,7 @@ class TicketReviewView(APIView):
         operation_id="tickets_review_create",
         request=ReviewSerializer,
         responses={200: TicketSerializer},
-        parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=False)],
+        parameters=[IF_MATCH_PARAMETER],
     )
     def post(self, request, pk: int):
         """Review a ticket in a column that requires review. 409 `not_in_review` outside

@@ -57,6 +57,26 @@ class EnvelopePagination(PageNumberPagination):
             }
         )
 
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        """`page` and `page_size` with the bounds paginate_queryset enforces."""
+        page_size = {"type": "integer", "minimum": 1, "maximum": settings.API_MAX_PAGE_SIZE}
+        return [
+            {
+                "name": "page",
+                "required": False,
+                "in": "query",
+                "description": "The page, from 1.",
+                "schema": {"type": "integer", "minimum": 1},
+            },
+            {
+                "name": "page_size",
+                "required": False,
+                "in": "query",
+                "description": f"Items a page (default {self.page_size}).",
+                "schema": {**page_size, "default": self.page_size},
+            },
+        ]
+
     def get_paginated_response_schema(self, schema):
         return {
             "type": "object",

@@ -11,6 +11,7 @@ from history.serializers import TicketHistorySerializer, TransitionsSerializer
 class TicketHistoryView(GenericAPIView):
     serializer_class = TicketHistorySerializer
 
+    @extend_schema(responses=TicketHistorySerializer(many=True))
     def get(self, request, ticket_id: int):
         """Every recorded change of the ticket, oldest first (kept after deletion)."""
         page = self.paginate_queryset(
@@ -31,6 +32,7 @@ class TicketTransitionsView(GenericAPIView):
 class BoardActivityView(GenericAPIView):
     serializer_class = TicketHistorySerializer
 
+    @extend_schema(responses=TicketHistorySerializer(many=True))
     def get(self, request, board_id: int):
         """The board's ticket changes, newest first."""
         # A missing board is not found for a site admin too (whose role proves nothing).

@@ -9,6 +9,7 @@ from boards.access import readable_boards
 from core.adapters import expected_version, validated
 from core.errors import InvalidInput, field_error
 from core.ids import ID_MAX
+from core.openapi_extensions import IF_MATCH_PARAMETER
 from tickets import rules, selectors, services
 from tickets.models import Ticket
 from tickets.serializers import (
@@ -135,7 +136,7 @@ class TicketViewSet(viewsets.GenericViewSet):
         request=TicketUpdateSerializer,
         responses=TicketSerializer,
         parameters=[
-            OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=False),
+            IF_MATCH_PARAMETER,
             CLAIM_TOKEN_PARAMETER,
         ],
     )
@@ -156,7 +157,7 @@ class TicketViewSet(viewsets.GenericViewSet):
         request=TicketUpdateSerializer,
         responses=TicketSerializer,
         parameters=[
-            OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=False),
+            IF_MATCH_PARAMETER,
             CLAIM_TOKEN_PARAMETER,
         ],
     )
@@ -165,7 +166,7 @@ class TicketViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         responses={204: None},
-        parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=False)],
+        parameters=[IF_MATCH_PARAMETER],
     )
     def destroy(self, request, pk: int):
         version = expected_version(request, None)
@@ -176,7 +177,7 @@ class TicketViewSet(viewsets.GenericViewSet):
         request=TicketMoveSerializer,
         responses=TicketSerializer,
         parameters=[
-            OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=False),
+            IF_MATCH_PARAMETER,
             CLAIM_TOKEN_PARAMETER,
         ],
     )

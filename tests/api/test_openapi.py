@@ -102,3 +102,23 @@ def test_docs_load_their_assets_from_static_only(anon, path):
     # Nothing else on the page reaches for another host (CDN, fonts, analytics).
     assert not re.search(r"(https?:)?//[\w.-]+\.\w+/", html), re.findall(r"\S*//\S+", html)
     assert '"/api/schema' in html
+
+
+def test_schema_states_what_the_server_refuses(schema):
+    components = schema["components"]["schemas"]
+    assert components["TicketCreateRequest"]["additionalProperties"] is False
+    # What a client read may be sent back: read-only fields are accepted and ignored.
+    assert "id" in components["TicketUpdateRequest"]["properties"]
+    parameters = {p["name"]: p for p in schema["paths"]["/api/tickets/"]["get"]["parameters"]}
+    assert parameters["page_size"]["schema"]["minimum"] == 1
+    assert parameters["page_size"]["schema"]["maximum"] == 500
+    assert parameters["page"]["schema"]["minimum"] == 1
+    patch = schema["paths"]["/api/tickets/{id}/"]["patch"]
+    if_match = next(p for p in patch["parameters"] if p["name"] == "If-Match")
+    assert re.fullmatch(if_match["schema"]["pattern"].strip("^$"), 'W/"3"')
+    for path in (
+        "/api/history/tickets/{ticket_id}/history/",
+        "/api/history/boards/{board_id}/activity/",
+    ):
+        answer = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+        assert answer["schema"]["$ref"] == "#/components/schemas/PaginatedTicketHistoryList"

@@ -16,7 +16,7 @@ from tests.postgres import throwaway_database
 from tests.realtime.procs import ROOT, channel_prefix, daphne_servers, process_env, run_django
 
 SEED = """
-from agents.services import agent_create
+from agents.services import agent_create, token_issue
 from tests.factories import make_board, make_ticket
 from comments.services import comment_create
 
@@ -25,12 +25,15 @@ agent = issued.token.user
 board = make_board(agent, "Fuzzed", columns=["Backlog", "Doing", "Done"])
 tickets = [make_ticket(agent, board, f"Card {n}", labels=["api"]) for n in range(3)]
 comment = comment_create(actor=agent, ticket_id=tickets[0].pk, text="First!")
+spare = token_issue(actor=None, user=agent, name="spare")
 result = {
     "secret": issued.secret,
     "user_id": agent.pk,
     "board_id": board.pk,
     "ticket_ids": [t.pk for t in tickets],
     "comment_id": comment.pk,
+    "token_id": issued.token.pk,
+    "spare_token_id": spare.token.pk,
 }
 """
 
@@ -43,6 +46,8 @@ class Server:
     board_id: int
     ticket_ids: list[int]
     comment_id: int
+    token_id: int
+    spare_token_id: int
 
     @property
     def auth(self) -> dict[str, str]:
