@@ -78,6 +78,7 @@ def test_a_deadlocked_edit_is_retried_and_answered_2xx(team, tmp_path):
 # a transaction that is already open, not retried (the opener retries).
 DEADLOCK_EVERY_TRY = """
 import threading
+import time
 import psycopg
 from django.db import OperationalError, connection, transaction
 from django.contrib.auth import get_user_model
@@ -93,11 +94,25 @@ ready, go = threading.Semaphore(0), threading.Semaphore(0)
 def lock(cursor, table, pk):
     cursor.execute(f"SELECT id FROM {table} WHERE id = %s FOR UPDATE", [pk])
 
+def other_waits_for_the_board(cursor):
+    # PostgreSQL looks for a cycle once, deadlock_timeout after a wait begins: this side
+    # must begin to wait after the other side does, or on a slow machine it finds none.
+    for _ in range(3000):
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+        if cursor.fetchone()[0]:
+            return
+        time.sleep(0.01)
+    raise RuntimeError("the other side never came to wait for the board's row")
+
 def other_side():
     for _ in range(3):
         with psycopg.connect(DATABASE_URL) as other:
             other.execute("SET deadlock_timeout = '10s'")
-            ready.acquire()
+            if not ready.acquire(timeout=30):
+                return
             lock(other.cursor(), "tickets_ticket", ticket.pk)
             go.release()
             lock(other.cursor(), "boards_board", BOARD_ID)
@@ -109,7 +124,9 @@ def crossed():
         tries.append(1)
         lock(cursor, "boards_board", BOARD_ID)
         ready.release()
-        go.acquire()
+        if not go.acquire(timeout=30):
+            raise RuntimeError("the other side never took the ticket's row")
+        other_waits_for_the_board(cursor)
         lock(cursor, "tickets_ticket", ticket.pk)
 
 def attempt(inside_a_transaction):

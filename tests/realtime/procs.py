@@ -23,7 +23,8 @@ REDIS_URL = os.environ.get("REDIS_URL") or os.environ.get(
 )
 
 
-DAPHNE = [sys.executable, "-m", "daphne", "-b", "127.0.0.1"]
+# The handshake allowance of the kit's daphne unit (deploy/systemd/agent-kanban-daphne@.service).
+DAPHNE = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "--websocket_connect_timeout", "20"]
 
 
 def free_port() -> int:
