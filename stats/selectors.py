@@ -14,6 +14,7 @@ Definitions:
 - work in progress: tickets in working columns (neither the first nor the last)."""
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -262,7 +263,9 @@ def _colour_entry(ticket: dict, column: str, judge: colors.Judge, now: datetime)
     }
 
 
-def _coloured(board_id: int, column: str | None = None) -> tuple[Reference, list[dict]]:
+def _coloured(
+    board_id: int, column: str | None = None, ticket_ids: Iterable[int] | None = None
+) -> tuple[Reference, list[dict]]:
     board = board_version(board_id)
     ref = reference(board)
     working = {info.id: info for info in ref.working}
@@ -274,6 +277,8 @@ def _coloured(board_id: int, column: str | None = None) -> tuple[Reference, list
     tickets = Ticket.objects.filter(board_id=board_id, column_id__in=list(working)).values(
         "id", "title", "column_id", "column_entered_at"
     )
+    if ticket_ids is not None:
+        tickets = tickets.filter(pk__in=list(ticket_ids))
     now, judges, entries = timezone.now(), _judges(ref), []
     for row in tickets:
         name = working[row["column_id"]].name
@@ -313,11 +318,12 @@ def ticket_colors(*, board_id: int, column: str | None = None) -> dict:
     }
 
 
-def board_ticket_colors(board_id: int) -> dict[int, dict]:
+def board_ticket_colors(board_id: int, ticket_ids: Iterable[int]) -> dict[int, dict]:
     """{ticket_id: {"color", "rule", "reason", "column", "time_in_column_seconds",
-    "samples", "median", "p85", "p95", ...}} for the tickets in working columns, for
-    the board page. Two queries when the reference is cached, four when not."""
-    return {entry["ticket_id"]: entry for entry in _coloured(board_id)[1]}
+    "samples", "median", "p85", "p95", ...}} for those of `ticket_ids` in working columns,
+    for the cards a board page renders. Two queries when the reference is cached, four
+    when not."""
+    return {entry["ticket_id"]: entry for entry in _coloured(board_id, ticket_ids=ticket_ids)[1]}
 
 
 # ---------------------------------------------------------------- one ticket

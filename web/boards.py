@@ -219,10 +219,10 @@ def board_page(request: HttpRequest, board_id: int) -> HttpResponse:
     filters = BoardFilters.from_query(request.GET)
     now = timezone.now()
     columns = selectors.board_columns(board_id=board_id)
-    colours = board_ticket_colors(board_id)
     review_column_ids = {column["id"] for column in columns if column["requires_review"]}
     first = _first_cards(_card_tickets(request, board_id, filters, now), FIRST_CARDS)
     attach_relations(first)
+    colours = board_ticket_colors(board_id, [ticket.pk for ticket in first])
     pages: dict[int, list] = {column["id"]: [] for column in columns}
     counts: dict[int, int] = {}
     for ticket in first:
@@ -284,19 +284,7 @@ def cards_fragment(request: HttpRequest, board_id: int, ticket_id: int | None = 
     now = timezone.now()
     # A few cards (one per live event): prefetching by id beats reading the whole board's links.
     tickets = list(_filtered_tickets(request, board_id, filters, now).filter(pk__in=ids))
-    colours = board_ticket_colors(board_id) if tickets else {}
-    review_column_ids = (
-        set(
-            Column.objects.filter(board_id=board_id, requires_review=True).values_list(
-                "pk", flat=True
-            )
-        )
-        if tickets
-        else set()
-    )
-    html = render_cards(
-        [card_context(ticket, now, colours.get(ticket.pk), review_column_ids) for ticket in tickets]
-    )
+    html = _cards_html(board_id, tickets, now)
     if ticket_id is not None and not html:
         # 204 says "not on this board as filtered", so the page drops the card.
         return HttpResponse(status=204)
@@ -321,14 +309,22 @@ def _column_cards(request: HttpRequest, board_id: int) -> JsonResponse:
         more = more.filter(position__gt=page[-1].position)
     elif after:
         more = more.filter(position__gt=after)
-    colours = board_ticket_colors(board_id) if page else {}
+    html = _cards_html(board_id, page, now)
+    return JsonResponse({"html": str(html), "more": more.order_by().count() if page else 0})
+
+
+def _cards_html(board_id: int, tickets: list, now) -> str:
+    """Cards fetched after the page: their colours and the board's review columns read
+    for these tickets alone (nothing when there are none)."""
+    if not tickets:
+        return render_cards([])
+    colours = board_ticket_colors(board_id, [ticket.pk for ticket in tickets])
     review_column_ids = set(
         Column.objects.filter(board_id=board_id, requires_review=True).values_list("pk", flat=True)
     )
-    html = render_cards(
-        [card_context(ticket, now, colours.get(ticket.pk), review_column_ids) for ticket in page]
+    return render_cards(
+        [card_context(ticket, now, colours.get(ticket.pk), review_column_ids) for ticket in tickets]
     )
-    return JsonResponse({"html": str(html), "more": more.order_by().count() if page else 0})
 
 
 def _ticket_on_board(request: HttpRequest, board_id: int, ticket_id: int):

@@ -11,6 +11,7 @@ Lead times: 2 days in Backlog + 1h before, so 49h + cycle: p50 53h, p85 57h, p95
 
 import pytest
 
+from stats.selectors import board_ticket_colors
 from tests.stats.scenario import HOUR, OPEN_HOURS
 
 pytestmark = pytest.mark.django_db
@@ -124,6 +125,19 @@ def test_colours_against_the_column_history(api, known):
     assert "above p85 (6h)" in tickets[ids["o3"]]["reason"]
     assert tickets[ids["o4"]]["rule"] == "too_few_samples"
     assert tickets[ids["o4"]]["samples"] == 3
+
+
+def test_the_board_pages_colours_are_the_apis_for_the_cards_it_renders(api, known):
+    api_rows = {
+        row["ticket_id"]: row for row in get(api, board_url(known, "tickets/colors"))["tickets"]
+    }
+    asked = [known.ids["o1"], known.ids["o3"], known.ids["t1"]]  # t1 is done: not coloured
+    page = board_ticket_colors(known.board.pk, asked)
+    assert set(page) == {known.ids["o1"], known.ids["o3"]}
+    for ticket_id, entry in page.items():
+        assert entry["color"] == api_rows[ticket_id]["color"]
+        assert entry["rule"] == api_rows[ticket_id]["rule"]
+    assert board_ticket_colors(known.board.pk, []) == {}
 
 
 def test_colours_of_one_column(api, known):

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from stats import selectors
 from stats.periods import period_from
 from tests.factories import make_board, make_ticket
+from tickets.models import Ticket
 from tickets.services import ticket_delete, ticket_move
 
 pytestmark = pytest.mark.django_db
@@ -43,10 +44,11 @@ def grow(user, board, count: int) -> int:
 
 def calls(board_id: int, ticket_id: int) -> dict:
     period = period_from()
+    card_ids = list(Ticket.objects.filter(board_id=board_id).values_list("pk", flat=True))
     return {
         "statistics": lambda: selectors.board_statistics(board_id=board_id, period=period),
         "colors": lambda: selectors.ticket_colors(board_id=board_id),
-        "board_ticket_colors": lambda: selectors.board_ticket_colors(board_id),
+        "board_ticket_colors": lambda: selectors.board_ticket_colors(board_id, card_ids),
         "performance": lambda: selectors.board_performance(board_id=board_id, period=period),
         "flow": lambda: selectors.board_flow(board_id=board_id, period=period),
         "drag_drop": lambda: selectors.drag_drop_metrics(board_id=board_id, period=period),
