@@ -39,6 +39,9 @@ CARDS_PER_REQUEST = 500
 # column and board.js fetches the next ones as the column scrolls (`cards_fragment`
 # with `column`). 10,000 cards in the page cost 1.3 s to render and 0.9 s to parse.
 FIRST_CARDS = 40
+# A redraw of the page (after a columns change or a missed event) asks for as many cards
+# per column as the page had loaded (`?cards=`), so a scrolled column keeps its place.
+MOST_FIRST_CARDS = 2 * CARDS_PER_REQUEST
 CARD_FIELDS = [
     "id",
     "board_id",
@@ -220,7 +223,9 @@ def board_page(request: HttpRequest, board_id: int) -> HttpResponse:
     now = timezone.now()
     columns = selectors.board_columns(board_id=board_id)
     review_column_ids = {column["id"] for column in columns if column["requires_review"]}
-    first = _first_cards(_card_tickets(request, board_id, filters, now), FIRST_CARDS)
+    asked = _parse_ids(request.GET.get("cards", ""))
+    per_column = min(max(asked[0], FIRST_CARDS), MOST_FIRST_CARDS) if asked else FIRST_CARDS
+    first = _first_cards(_card_tickets(request, board_id, filters, now), per_column)
     attach_relations(first)
     colours = board_ticket_colors(board_id, [ticket.pk for ticket in first])
     pages: dict[int, list] = {column["id"]: [] for column in columns}

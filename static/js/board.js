@@ -291,16 +291,20 @@
       resync();
       return;
     }
+    // As many cards per column as the page holds, so a scrolled column keeps its place.
+    const held = Math.max(0, ...lists().map((list) => cardsIn(list).length));
     let result;
     try {
-      result = await AK.fragment(withFilters(`/boards/${boardId}/`));
+      result = await AK.fragment(withFilters(`/boards/${boardId}/?cards=${held}`));
     } catch {
       return;
     }
     const page = new DOMParser().parseFromString(result.html, "text/html");
     const focusedId = document.activeElement?.matches?.("[data-card]") ? document.activeElement.dataset.id : null;
     const openComposer = $$("[data-composer]:not([hidden])", board).map((form) => columnOf(form).dataset.columnId);
+    const anchors = lists().map(scrollAnchor);
     columnsHost().replaceWith(page.querySelector("[data-columns]"));
+    anchors.forEach(restoreScroll);
     for (const id of openComposer) {
       const column = columnById(id);
       if (column) $("[data-composer]", column).hidden = false;
@@ -315,6 +319,22 @@
     if (focusedId) cardById(focusedId)?.focus({ preventScroll: true });
     startLists();
     refreshClock(board);
+  }
+
+  /** The card a column is scrolled to (the focused one, else the first in view) and how
+   * far below the column's top it sits: card heights are estimates until drawn
+   * (content-visibility), so a redraw puts that card back there, not the scroll offset. */
+  function scrollAnchor(list) {
+    const top = list.getBoundingClientRect().top;
+    const focused = list.contains(document.activeElement) ? document.activeElement.closest("[data-card]") : null;
+    const card = focused || cardsIn(list).find((each) => each.getBoundingClientRect().bottom > top);
+    return card ? { cardId: card.dataset.id, offset: card.getBoundingClientRect().top - top } : null;
+  }
+
+  function restoreScroll(anchor) {
+    const card = anchor && cardById(anchor.cardId);
+    const list = card?.closest("[data-cards]");
+    if (list) list.scrollTop += card.getBoundingClientRect().top - list.getBoundingClientRect().top - anchor.offset;
   }
 
   // ------------------------------------------------------------ the rest of a long column
@@ -504,7 +524,13 @@
       let position = all.indexOf(columnOf(card));
       const step = key === "ArrowLeft" ? -1 : 1;
       for (position += step; position >= 0 && position < all.length && !target; position += step) {
-        const others = cardsIn(listOf(all[position]));
+        const list = listOf(all[position]);
+        const others = cardsIn(list);
+        if (index >= others.length && moreIn(list)) {
+          // The card level with this one is further down than the column has loaded.
+          loadMore(list).then((loaded) => loaded && focusNeighbour(card, key));
+          return;
+        }
         target = others[Math.min(index, others.length - 1)];
       }
     }

@@ -65,6 +65,17 @@ def focused_title(page) -> str:
     return page.evaluate("document.activeElement.querySelector('.card-title')?.textContent")
 
 
+def below_the_columns_top(page) -> float:
+    """How far the focused card sits below the top of its column's list, in pixels."""
+    return page.evaluate(
+        """() => {
+          const card = document.activeElement;
+          const list = card.closest("[data-cards]");
+          return card.getBoundingClientRect().top - list.getBoundingClientRect().top;
+        }"""
+    )
+
+
 def test_live_updates_reach_the_cards_a_long_column_has_not_loaded(new_context, agent_api, user):
     board = long_board(user)
     add_member(board, agent_api.agent, "agent")
@@ -164,3 +175,56 @@ def test_keys_and_filters_reach_past_the_cards_a_column_has_loaded(new_context, 
     expect(cards(page, "Backlog")).to_have_count(1)
     expect(cards(page, "Backlog").locator(".card-title")).to_have_text("Card 148")
     expect(page.locator("[data-shown]")).to_have_text(f"Showing 1 of {BACKLOG + READY} cards")
+
+
+def test_a_redraw_keeps_what_a_scrolled_column_has_loaded(new_context, agent_api, user):
+    board = long_board(user)
+    add_member(board, agent_api.agent, "admin")  # editing columns is for board admins
+    page = new_context().new_page()
+    log_in(page, "alice")
+    open_board(page, board.pk)
+    page.evaluate("window.__noReload = true")
+    scroll_to_the_end(page, "Backlog", BACKLOG)
+    cards(page, "Backlog").filter(has_text="Card 120").focus()
+    assert focused_title(page) == "Card 120"
+    scrolled = below_the_columns_top(page)
+    assert (
+        page.locator('[data-column-name="Backlog"] [data-cards]').evaluate("list => list.scrollTop")
+        > 0
+    )
+
+    # A column renamed elsewhere redraws every column from the server.
+    columns = [
+        {"id": column.pk, "name": "Next" if column.name == "Ready" else column.name}
+        for column in board.columns.order_by("position")
+    ]
+    response = agent_api.put(f"/api/boards/{board.pk}/columns", json={"columns": columns})
+    assert response.status_code == 200, response.text
+    expect(page.locator("[data-column] .column-name")).to_have_text(["Backlog", "Next", "Done"])
+
+    # The long column still holds every card it had loaded, scrolled where it was, with
+    # the same card focused; the renamed column holds at least what it held, in order.
+    page.wait_for_function("!document.querySelector('#board[data-syncing]')")
+    expect(cards(page, "Backlog")).to_have_count(BACKLOG)
+    assert shown_titles(page, "Backlog") == titles_in(board, "Backlog")
+    assert focused_title(page) == "Card 120"
+    assert abs(below_the_columns_top(page) - scrolled) <= 2
+    next_titles = shown_titles(page, "Next")
+    assert len(next_titles) >= FIRST_CARDS
+    assert next_titles == titles_in(board, "Next")[: len(next_titles)]
+    assert page.evaluate("window.__noReload === true")
+
+
+def test_left_and_right_reach_a_card_level_with_the_focused_one_not_loaded_yet(new_context, user):
+    long_board(user)
+    page = new_context().new_page()
+    log_in(page, "alice")
+    open_board(page, Board.objects.get(name="Long columns").pk)
+    scroll_to_the_end(page, "Backlog", BACKLOG)
+    expect(cards(page, "Ready")).to_have_count(FIRST_CARDS)
+    level = FIRST_CARDS + 5
+    cards(page, "Backlog").nth(level).focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("[data-card]:focus .card-title")).to_have_text(f"Ready {level:03}")
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator("[data-card]:focus .card-title")).to_have_text(f"Card {level:03}")

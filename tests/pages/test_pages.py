@@ -317,6 +317,25 @@ def test_board_page_queries_do_not_grow_with_the_cards(client_in, user, board):
     assert large == small, f"{small} queries for 10 cards, {large} for 1,000"
 
 
+def test_a_redraw_asks_for_as_many_cards_per_column_as_the_page_held(client_in, user, monkeypatch):
+    board = make_board(user, "Redrawn", columns=["Backlog", "Done"])
+    for index in range(FIRST_CARDS + 30):
+        make_ticket(user, board, f"Card {index:03}")
+
+    def cards_sent(query: str) -> int:
+        response = client_in.get(f"/boards/{board.pk}/{query}")
+        assert response.status_code == 200
+        return response.content.decode().count('<article class="card')
+
+    assert cards_sent("") == FIRST_CARDS
+    assert cards_sent(f"?cards={FIRST_CARDS + 10}") == FIRST_CARDS + 10
+    assert cards_sent("?cards=3") == FIRST_CARDS  # never fewer than a first page
+    assert cards_sent("?cards=junk") == cards_sent("?cards=-5") == FIRST_CARDS
+    assert cards_sent(f"?cards={10**30}") == FIRST_CARDS
+    monkeypatch.setattr("web.boards.MOST_FIRST_CARDS", FIRST_CARDS + 20)
+    assert cards_sent("?cards=1000000") == FIRST_CARDS + 20  # and never more than a cap
+
+
 def test_dashboard_queries_do_not_grow_with_the_boards(client_in, user):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
