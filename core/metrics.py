@@ -77,6 +77,11 @@ EVENT_PUSH_FAILURES = Counter(
     f"{PREFIX}_board_event_push_failures",
     "Board events the channel layer refused (watchers catch up from the log).",
 )
+SSE_LOG_READS = Counter(
+    f"{PREFIX}_sse_log_reads",
+    "Reads of a board's last event number by the event streams of this process (a poll "
+    "read serves every stream of the board that polls within half a poll interval).",
+)
 CLAIMS_WON = Counter(f"{PREFIX}_claims_won", "Claims won, by kind (claim, next).", ["kind"])
 CLAIMS_REFUSED = Counter(
     f"{PREFIX}_claims_refused",

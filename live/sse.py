@@ -19,7 +19,7 @@ from agents import watch
 from agents.authentication import BearerTokenAuthentication
 from boards import access
 from boards import events as event_log
-from core import groups
+from core import groups, metrics
 from core.errors import DomainError, InvalidInput, NotFound, api_methods, error_body
 from live import realtime
 
@@ -140,6 +140,38 @@ def _poll_seconds(layer) -> float:
     return settings.SSE_HEARTBEAT_SECONDS
 
 
+class _SharedPolls:
+    """The last event number of each board, read for the streams that poll it: one read
+    serves every stream of this process that polls the board within `fresh` seconds.
+    With the in-process layer each stream polls every SSE_POLL_MS; 500 streams reading
+    alone were 1,000 reads a second, a whole core, and the server's other requests
+    queued behind them. A stream that must know the number now (its start, a gap)
+    reads it itself."""
+
+    def __init__(self) -> None:
+        self._reads: dict[int, tuple[float, asyncio.Future]] = {}
+
+    async def last_seq(self, board_id: int, fresh: float) -> int | None:
+        now = time.monotonic()
+        held = self._reads.get(board_id)
+        if held is None or now - held[0] >= fresh:
+            if len(self._reads) > 1000:  # boards nobody polls any more
+                self._reads = {
+                    key: read for key, read in self._reads.items() if now - read[0] < fresh
+                }
+            held = (now, asyncio.ensure_future(_last_seq(board_id)))
+            self._reads[board_id] = held
+        return await asyncio.shield(held[1])
+
+
+_shared_polls = _SharedPolls()
+
+
+async def _last_seq(board_id: int) -> int | None:
+    metrics.SSE_LOG_READS.inc()
+    return await _db(event_log.board_last_seq, board_id)
+
+
 async def _stream(watcher: watch.Watcher, board_id: int, after: int) -> AsyncIterator[str]:
     """The board's events after `after`, pushed from the channel layer as the WebSocket
     path gets them. The log is the truth: it is read to catch up (at the start, when a
@@ -168,9 +200,13 @@ async def _frames(layer, channel, watcher, board_id: int, after: int) -> AsyncIt
     last_write = time.monotonic()
     next_check = last_write + beat
     read_log = True  # catch up first: events committed since the caller's `since`
+    polled = False  # whether the log is read because no push came (a shared read will do)
     while True:
         if read_log:
-            current = await _db(event_log.board_last_seq, board_id)
+            if polled:
+                current = await _shared_polls.last_seq(board_id, fresh=poll / 2)
+            else:
+                current = await _last_seq(board_id)
             if current is None:
                 gone = {"event": "board_deleted", "board_id": board_id, "seq": after + 1}
                 yield _frame({**gone, "data": {"id": board_id}})
@@ -191,7 +227,7 @@ async def _frames(layer, channel, watcher, board_id: int, after: int) -> AsyncIt
                     yield _frame(event)
                 after = events[-1]["seq"]
                 last_write = time.monotonic()
-            read_log = False
+            read_log = polled = False
         if time.monotonic() >= next_check:
             if not await _db(watch.may_still_watch, watcher, board_id):
                 return
@@ -202,7 +238,7 @@ async def _frames(layer, channel, watcher, board_id: int, after: int) -> AsyncIt
         wait = min(poll, max(0.0, min(next_check, last_write + beat) - time.monotonic()))
         message = await _next_message(layer, channel, wait)
         if message is None:
-            read_log = True
+            read_log = polled = True
             continue
         kind = message.get("type")
         if kind == groups.BOARD_EVENT:

@@ -1,8 +1,11 @@
 """Server-sent events and the JSON page, through a real daphne process."""
 
+import asyncio
 import json
 import os
+import re
 import time
+from contextlib import AsyncExitStack
 
 import httpx
 import pytest
@@ -235,3 +238,53 @@ def test_a_session_stream_ends_when_its_session_signs_out(server, user, board):
             assert time.monotonic() < deadline, "the stream went on after signing out"
     assert all(frame.get("event") != "ticket_created" for frame in rest)
     browser.close()
+
+
+STREAMS = 40
+
+
+def sse_log_reads(server) -> float:
+    text = httpx.get(f"{server.http}/metrics", timeout=10).text
+    found = re.search(r"^agent_kanban_sse_log_reads_total (\S+)$", text, re.MULTILINE)
+    assert found, "no agent_kanban_sse_log_reads_total in /metrics"
+    return float(found.group(1))
+
+
+def test_streams_of_one_board_share_their_polls_of_the_log(secret, user, board, tmp_path):
+    """On the in-process layer each stream polls the log every SSE_POLL_MS; the streams
+    of one board share a read, so 40 streams cost about what one does, and a write still
+    reaches every one of them."""
+    env = process_env(tmp_path, database=database_url(), SSE_POLL_MS=100, SSE_HEARTBEAT_SECONDS=60)
+    auth = {"Authorization": f"Bearer {secret}"}
+
+    async def watch(daphne) -> tuple[float, list[str]]:
+        url = f"{daphne.http}/api/boards/{board.pk}/events"
+        async with httpx.AsyncClient(headers=auth, timeout=15) as client, AsyncExitStack() as held:
+            streams = [
+                await held.enter_async_context(client.stream("GET", url)) for _ in range(STREAMS)
+            ]
+            lines = [stream.aiter_lines() for stream in streams]
+            for each in lines:
+                assert await anext(each) == "retry: 400"
+            before = await asyncio.to_thread(sse_log_reads, daphne)
+            await asyncio.sleep(2)
+            reads = await asyncio.to_thread(sse_log_reads, daphne) - before
+            # Written by another process: only a poll of the log can bring it here.
+            await asyncio.to_thread(make_ticket, user, board, "Polled")
+            heard = await asyncio.gather(*(first_event(each) for each in lines))
+        return reads, heard
+
+    with daphne_servers(1, env, tmp_path) as [daphne]:
+        reads, heard = asyncio.run(watch(daphne))
+    # Alone, 40 streams polling every 100 ms for 2 s read 800 times; shared, a read
+    # serves every stream polling within 50 ms: at most 40 reads, and a few more for
+    # the wait of /metrics.
+    assert reads <= 60, reads
+    assert heard == ["ticket_created"] * STREAMS
+
+
+async def first_event(lines) -> str:
+    async for line in lines:
+        if line.startswith("event: "):
+            return line.removeprefix("event: ")
+    raise AssertionError("the stream ended")
