@@ -11,12 +11,15 @@ COLUMNS = ["Backlog", "Ready", "In Progress", "Review", "Done"]
 LABELS = ["frontend", "backend", "bug", "docs", "perf", "security"]
 PASSWORD = "bench password 42"  # bench/board_page.py logs in with it
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/ak_bench"
-REDIS_URL = "redis://127.0.0.1:6379/8"
+# Another run on the same machine (a second checkout) gives itself a database and a Redis
+# db of its own: both are dropped and emptied at the start.
+POSTGRES_DB = os.environ.get("BENCH_POSTGRES_DB", "ak_bench")
+POSTGRES_URL = f"postgresql://postgres@127.0.0.1:5432/{POSTGRES_DB}"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
 CLAIM_AGENTS = 32
 
 
-def shape_env(shape: str, ws_clients: int) -> tuple[dict, Path]:
+def shape_env(shape: str, ws_clients: int, sse_streams: int = 0) -> tuple[dict, Path]:
     """The environment both this process and the servers run with."""
     folder = Path(tempfile.mkdtemp(prefix=f"ak-bench-{shape}-"))
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
@@ -27,6 +30,7 @@ def shape_env(shape: str, ws_clients: int) -> tuple[dict, Path]:
         LOG_LEVEL="WARNING",
         RATELIMIT_ENABLE="false",
         WS_MAX_CONNECTIONS=str(ws_clients + 50),
+        SSE_MAX_STREAMS=str(max(sse_streams + 50, 1000)),  # 1000: the setting's default
         WS_HEARTBEAT_SECONDS="3600",  # the fan-out figures are the fan-out alone
         API_MAX_PAGE_SIZE="500",
     )
@@ -44,15 +48,17 @@ def shape_env(shape: str, ws_clients: int) -> tuple[dict, Path]:
 
 
 def fresh_database(env: dict) -> None:
-    """Recreate the PostgreSQL database and empty Redis db 8 (both this suite's own)."""
+    """Recreate the PostgreSQL database and empty the Redis db (both this suite's own)."""
     if "postgresql" not in env["DATABASE_URL"]:
         return
     import psycopg
     import redis
+    from psycopg import sql
 
+    name = sql.Identifier(POSTGRES_DB)
     with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
-        connection.execute("DROP DATABASE IF EXISTS ak_bench WITH (FORCE)")
-        connection.execute("CREATE DATABASE ak_bench")
+        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(name))
     redis.Redis.from_url(env["REDIS_URL"]).flushdb()
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from bench.suite import data, report, workloads
 from bench.suite.servers import Shape, raise_open_files_limit
 
-ALL = ["rest", "boards", "claims", "mixed", "browser", "fanout", "stats"]
+ALL = ["rest", "boards", "claims", "mixed", "browser", "fanout", "sse", "stats"]
 READ_SIZES = [500, 5000]
 PAGE_SIZES = [1000, 5000]
 
@@ -23,6 +23,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--shape", choices=["embedded", "production", "both"], default="both")
     parser.add_argument("--only", default=",".join(ALL), help=f"some of {','.join(ALL)}")
     parser.add_argument("--clients", type=int, default=1000, help="WebSocket fan-out clients")
+    parser.add_argument("--sse-streams", type=int, default=500, help="server-sent event streams")
     return parser.parse_args(argv)
 
 
@@ -31,9 +32,9 @@ def run_shape(args: argparse.Namespace) -> int:
     unknown = set(only) - set(ALL)
     if unknown:
         raise SystemExit(f"unknown workloads: {', '.join(sorted(unknown))}")
-    raise_open_files_limit(2 * args.clients + 1024)
+    raise_open_files_limit(2 * max(args.clients, args.sse_streams) + 1024)
     host = data_machine = report.machine()  # before anything runs: the machine's other work
-    env, folder = data.shape_env(args.shape, args.clients)
+    env, folder = data.shape_env(args.shape, args.clients, args.sse_streams)
     data.fresh_database(env)
     data.setup_django(env)
     started = time.monotonic()
@@ -51,13 +52,14 @@ def run_shape(args: argparse.Namespace) -> int:
         ctx = workloads.Context(shape, seeded, args.quick)
         workloads.floor(ctx)  # warm-up: imports, first connections
         results["floors"].append(workloads.floor(ctx))
-        # The fan-out first: its memory per connection is read on a daphne that has not
-        # yet served the heavy reads.
+        # The fan-out and the event streams first: their memory per connection is read on
+        # a daphne that has not yet served the heavy reads.
         steps = {
             "fanout": lambda: workloads.fanout(ctx, args.clients, 5 if args.quick else 20),
             "fanout_pubsub": lambda: workloads.fanout(
                 ctx, args.clients, 5 if args.quick else 20, layer="pubsub"
             ),
+            "sse": lambda: workloads.sse(ctx, args.sse_streams),
             "rest": lambda: workloads.rest(ctx),
             "boards": lambda: workloads.board_reads(ctx, READ_SIZES),
             "claims": lambda: workloads.claim_race(ctx),

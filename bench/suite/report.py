@@ -177,6 +177,46 @@ def targets(shape: str, r: dict) -> list[dict]:
                 f["latency_ms"]["p99"] <= 250,
             )
         )
+    if "sse" in r:
+        s = r["sse"]
+        idle, during = s["get_idle"], s["get_during"]
+        rows.append(
+            _row(
+                f"GET ticket on daphne, {s['connected']} SSE streams open",
+                f"p50 {during['p50_ms']:.1f} ms (idle {idle['p50_ms']:.1f} ms), "
+                f"p99 {during['p99_ms']:.0f} ms (idle {idle['p99_ms']:.0f} ms)",
+                "",
+                f"x{s['get_p50_ratio']:.2f} idle",
+                "<= x2 idle",
+                s["get_p50_ratio"] <= 2,
+            )
+        )
+        refused = s["statuses"].get("429", 0)
+        rows.append(
+            _row(
+                f"SSE streams on one daphne: {s['streams']} opened, one write heard",
+                f"{s['connected']} of {s['streams']} opened in {s['open_seconds']:.0f} s "
+                f"({refused} refused 429, {s['failed']} failed), {s['heard_event']} heard "
+                f"the write, last after {s['event_ms']['last'] or 0:.0f} ms",
+                "",
+                "",
+                "all open, all hear",
+                s["connected"] == s["streams"] and s["heard_event"] == s["connected"],
+            )
+        )
+        rows.append(
+            _row(
+                "SSE streams: daphne memory",
+                f"{s['rss_before_mib']} -> {s['rss_open_mib']} MiB, "
+                f"{s['rss_per_stream_kib']} KiB/stream; CPU with nobody asking: "
+                f"{s['daphne_cpu_share_idle']:.0%} idle, "
+                f"{s['daphne_cpu_share_streams_open']:.0%} of a core with the streams open",
+                "",
+                "",
+                "",
+                None,
+            )
+        )
     stats = r.get("stats", {})
     if len(stats) > 1:
         small, big = sorted(stats, key=int)[0], sorted(stats, key=int)[-1]

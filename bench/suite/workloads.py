@@ -1,17 +1,19 @@
 """Each workload of the suite: drives a running shape and returns its figures."""
 
 import asyncio
+import os
 import statistics
 import threading
 import time
 from argparse import Namespace
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
 from bench.suite.data import COLUMNS, Seeded
-from bench.suite.load import wrk
-from bench.suite.servers import Shape
+from bench.suite.load import settle, wrk
+from bench.suite.servers import Shape, rss_kib
 
 
 @dataclass
@@ -187,6 +189,105 @@ def fanout(ctx: Context, clients: int, rounds: int, layer: str = "") -> dict:
     return {
         "channel_layer": layer or ("redis" if ctx.shape.name == "production" else "in-memory"),
         **result,
+    }
+
+
+def _latencies(client: httpx.Client, paths: list[str], count: int, warmup: int) -> dict:
+    """`count` requests one after the other (after `warmup`), cycling through `paths`."""
+    spent = []
+    for number in range(warmup + count):
+        started = time.perf_counter()
+        client.get(paths[number % len(paths)]).raise_for_status()
+        if number >= warmup:
+            spent.append((time.perf_counter() - started) * 1000)
+    cuts = statistics.quantiles(spent, n=100, method="inclusive")
+    return {
+        "requests": count,
+        "p50_ms": round(statistics.median(spent), 2),
+        "p90_ms": round(cuts[89], 2),
+        "p99_ms": round(cuts[98], 2),
+        "max_ms": round(max(spent), 2),
+    }
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_share(pid: int, seconds: float = 5) -> float:
+    """The share of one core the process spends while nobody asks it anything."""
+    before = _cpu_seconds(pid)
+    time.sleep(seconds)
+    return round((_cpu_seconds(pid) - before) / seconds, 3)
+
+
+def sse(ctx: Context, streams: int, gets: int = 300, warmup: int = 20) -> dict:
+    """`streams` server-sent event streams on the shape's daphne (the one that serves
+    /api/boards/{id}/events in production), held by client processes of their own
+    (bench/sse_streams.py); GET ticket sent to that same daphne one request after the
+    other, before and while they are open; one REST write that every stream should
+    hear; daphne's memory per open stream."""
+    from django.conf import settings
+
+    from bench.sse_streams import StreamCrowd
+
+    base, pid = ctx.shape.ws_base, ctx.shape.ws_pid()
+    board = ctx.seeded.boards["writes"]
+    auth = {"Authorization": f"Bearer {ctx.seeded.token}"}
+    paths = [f"/api/tickets/{ticket}" for ticket in ctx.seeded.read_tickets]
+    with httpx.Client(base_url=base, headers=auth, timeout=60) as client:
+        # Warm the stream path (imports, first layer connection) before the baseline.
+        with client.stream("GET", f"/api/boards/{board}/events") as response:
+            response.raise_for_status()
+            next(line for line in response.iter_lines() if line == ": connected")
+        idle = _latencies(client, paths, gets, warmup)
+        idle_cpu = _cpu_share(pid)
+        rss_before = rss_kib(pid)
+        crowd = StreamCrowd(base, ctx.seeded.token, board, streams)
+        try:
+            crowd.start()
+            opened = crowd.wait_open()
+            time.sleep(2)
+            rss_open = rss_kib(pid)
+            open_cpu = _cpu_share(pid)
+            during = _latencies(client, paths, gets, warmup)
+            with httpx.Client(base_url=ctx.shape.http_base, headers=auth, timeout=60) as writer:
+                sent = time.time()
+                created = writer.post(
+                    "/api/tickets/", json={"board_id": board, "title": "Heard by every stream"}
+                )
+                created.raise_for_status()
+            deadline, heard = time.monotonic() + 30, []
+            while time.monotonic() < deadline:
+                heard = crowd.heard(created.json()["id"])
+                if len(heard) >= opened["connected"]:
+                    break
+                time.sleep(0.2)
+        finally:
+            crowd.stop()
+    settle(base)
+    delivery = sorted((moment - sent) * 1000 for moment in heard)
+    return {
+        "streams": streams,
+        "sse_poll_ms": settings.SSE_POLL_MS,
+        "sse_heartbeat_seconds": settings.SSE_HEARTBEAT_SECONDS,
+        "sse_max_streams": settings.SSE_MAX_STREAMS,
+        **opened,
+        "get_idle": idle,
+        "get_during": during,
+        "get_p50_ratio": round(during["p50_ms"] / idle["p50_ms"], 2),
+        "heard_event": len(heard),
+        "event_ms": {
+            "p50": round(statistics.median(delivery), 1) if delivery else None,
+            "last": round(delivery[-1], 1) if delivery else None,
+        },
+        "daphne_cpu_share_idle": idle_cpu,
+        "daphne_cpu_share_streams_open": open_cpu,
+        "rss_before_mib": round(rss_before / 1024, 1),
+        "rss_open_mib": round(rss_open / 1024, 1),
+        "rss_closed_mib": round(rss_kib(pid) / 1024, 1),
+        "rss_per_stream_kib": round((rss_open - rss_before) / max(1, opened["connected"]), 1),
     }
 
 
