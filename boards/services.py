@@ -133,6 +133,11 @@ def board_delete(*, actor, board_id: int) -> None:
 
     with transaction.atomic():
         require_board(actor, board_id, ADMIN)
+        # Every write takes a ticket's row before the board's: so does the delete, or a
+        # write holding one of its tickets would wait for the board it holds. (The
+        # tickets app sits above this one: its model is reached through the relation.)
+        tickets = Board._meta.get_field("tickets").related_model.objects
+        list(tickets.filter(board_id=board_id).select_for_update().values_list("pk"))
         board = board_get_for_write(board_id)
         message = {
             "event": "board_deleted",

@@ -150,3 +150,43 @@ def ticket_then_board(database: str, board_id: int, ticket_id: int, ready) -> No
             [board_id],
         )
         writer.commit()
+
+
+DOOMED = """
+from boards.services import board_create, membership_set
+from django.contrib.auth import get_user_model
+from tickets.services import ticket_create
+owner = get_user_model().objects.get(username="load-owner")
+board = board_create(actor=owner, name="Deleted while written")
+admin = get_user_model().objects.get(username="load-agent-0")
+membership_set(actor=owner, board_id=board.pk, user_id=admin.pk, role="admin")
+result = [board.pk, ticket_create(actor=owner, board_id=board.pk, title="Held").pk]
+"""
+
+
+def test_a_board_delete_takes_its_tickets_before_the_board(team, tmp_path):
+    """A ticket write that holds one of the board's tickets and then comes for the board
+    meets the board's deletion. The delete must wait for the ticket before it locks the
+    board; had it locked the board first, the two would wait for each other in a circle."""
+    shared = tmp_path / "prometheus"
+    shared.mkdir()
+    env = process_env(
+        tmp_path, database=team.database, DEBUG="false", PROMETHEUS_MULTIPROC_DIR=shared
+    )
+    board, ticket = run_django(DOOMED, env)
+    headers = {"Authorization": f"Bearer {team.secrets[0]}"}
+    log = tmp_path / "gunicorn.log"
+    with gunicorn(env, log, workers=1) as base, ThreadPoolExecutor(1) as pool:
+        before = retries(base)
+        ready = threading.Event()
+        crossing = pool.submit(ticket_then_board, team.database, board, ticket, ready)
+        assert ready.wait(30), crossing.result(timeout=1)
+        deleted = httpx.delete(f"{base}/api/boards/{board}", headers=headers, timeout=60)
+        crossing.result(timeout=60)
+        after = retries(base)
+    assert deleted.status_code == 204, (deleted.text, log.read_text()[-3000:])
+    assert after == before, f"{after - before} deadlock(s) retried"
+    with psycopg.connect(team.database) as check:
+        table = Ticket._meta.db_table
+        left = check.execute(f'SELECT count(*) FROM "{table}" WHERE board_id = %s', [board])
+        assert left.fetchone()[0] == 0
