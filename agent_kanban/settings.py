@@ -2,6 +2,7 @@
 of the same name (or a `.env` file beside manage.py). With nothing set, the app runs
 embedded: SQLite under var/, in-memory channel layer, local-memory cache."""
 
+import os
 from pathlib import Path
 
 from agent_kanban import production
@@ -249,6 +250,15 @@ WS_MAX_BOARDS = env_int("WS_MAX_BOARDS", 100)
 SSE_POLL_MS = env_int("SSE_POLL_MS", 500)
 SSE_MAX_STREAMS = env_int("SSE_MAX_STREAMS", 1000)
 SSE_HEARTBEAT_SECONDS = env_int("SSE_HEARTBEAT_SECONDS", 15)
+# MCP requests run their database work on a pool of MCP_THREADS threads of their own
+# (mcp_server/threads.py), so tool calls that wait delay no watcher. The default is the
+# size of asyncio's default pool, which event streams use, and two below the process's
+# database pool, so that MCP calls waiting on locks never hold all its connections.
+_mcp_threads = min(32, (os.cpu_count() or 1) + 4)
+_database_pool = DATABASES["default"].get("OPTIONS", {}).get("pool")
+if isinstance(_database_pool, dict):
+    _mcp_threads = max(1, min(_mcp_threads, _database_pool["max_size"] - 2))
+MCP_THREADS = env_int("MCP_THREADS", _mcp_threads)
 
 # Outgoing webhooks (webhooks app; README "Webhooks"). Deliveries are made from the board
 # event log by a deliverer: the server process itself in the embedded shape

@@ -38,3 +38,24 @@ def database_connections_fit(app_configs=None, databases=None, **kwargs) -> list
             id="agent_kanban.W001",
         )
     ]
+
+
+@register(Tags.database, deploy=True)
+def mcp_threads_leave_connections(app_configs=None, **kwargs) -> list[Warning]:
+    """MCP calls that wait (a locked row) each hold a connection of the process's pool:
+    with as many MCP threads as connections, they can hold all of them, and the
+    watchers' replays then wait for the pool, not for a thread."""
+    database = settings.DATABASES["default"]
+    if not isinstance(database.get("OPTIONS", {}).get("pool"), dict):
+        return []
+    pool = connections_per_process(database)
+    if pool > settings.MCP_THREADS:
+        return []
+    return [
+        Warning(
+            f"MCP_THREADS ({settings.MCP_THREADS}) is not below DATABASE_POOL_MAX ({pool}): "
+            "MCP calls that wait can hold every database connection of a process.",
+            hint="Lower MCP_THREADS or raise DATABASE_POOL_MAX.",
+            id="agent_kanban.W002",
+        )
+    ]

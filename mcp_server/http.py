@@ -25,7 +25,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import anyio
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
@@ -38,6 +37,7 @@ from core.http import bearer_secret, scope_header
 from mcp_server.feed import loop_feed
 from mcp_server.identity import acting_with
 from mcp_server.server import build_server
+from mcp_server.threads import on_mcp_threads
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def _allowed_hosts() -> list[str]:
 
 
 # Not thread-sensitive: the requests of different agents must not queue for one thread.
-_authenticate = database_sync_to_async(user_for_token, thread_sensitive=False)
+_authenticate = on_mcp_threads(user_for_token)
 
 
 class MCPHttpApp:

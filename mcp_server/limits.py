@@ -6,7 +6,6 @@ HTTP request is answered 429 in the error envelope with Retry-After."""
 
 import json
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from agents.ratelimits import identity_key
@@ -14,6 +13,7 @@ from core import ratelimits
 from core.errors import error_body
 from core.http import UNKNOWN_ADDRESS, bearer_secret, scope_header, scope_ip
 from mcp_server.http import MCP_PATHS
+from mcp_server.threads import on_mcp_threads
 from mcp_server.tools import WRITE_TOOLS
 
 WRITE_TOOL_NAMES = frozenset(tool.__name__ for tool in WRITE_TOOLS)
@@ -52,7 +52,7 @@ def _first_limited(scope, body: bytes) -> ratelimits.Limited | None:
 
 # Not thread-sensitive: every request of every agent passes here, and with one shared
 # thread they would queue behind each other's cache round trips.
-_check_mcp = database_sync_to_async(_first_limited, thread_sensitive=False)
+_check_mcp = on_mcp_threads(_first_limited)
 
 
 async def _read_body(receive, limit: int) -> tuple[list[dict], bytes]:

@@ -1,6 +1,5 @@
 """The MCP prompt: how an agent works on one board, with that board's columns and limits."""
 
-from channels.db import database_sync_to_async
 from mcp.server import MCPServer
 
 from boards.selectors import board_columns, board_get
@@ -8,6 +7,7 @@ from core.errors import NotFound
 from core.ids import is_id
 from mcp_server.identity import current_actor
 from mcp_server.resources import board_uri, ready_uri
+from mcp_server.threads import on_mcp_threads
 
 LOOP = """\
 You work on the Agent Kanban board "{name}" (board_id {board_id}). Its columns, in order:
@@ -82,4 +82,4 @@ def add_prompts(server: MCPServer) -> None:
     async def work_on_board(board_id: int) -> str:
         if not is_id(board_id):
             raise ValueError("board_id must be a positive whole number.")
-        return await database_sync_to_async(_text, thread_sensitive=False)(board_id)
+        return await on_mcp_threads(_text)(board_id)

@@ -5,7 +5,6 @@ does not exist), and which of them a board event touches, for `subscriptions/lis
 import json
 import re
 
-from channels.db import database_sync_to_async
 from django.core.serializers.json import DjangoJSONEncoder
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
@@ -17,6 +16,7 @@ from core.errors import NotFound
 from core.ids import is_id
 from mcp_server import tools
 from mcp_server.identity import current_actor
+from mcp_server.threads import on_mcp_threads
 from mcp_server.work import ready_now
 from tickets.selectors import ticket_get
 
@@ -127,7 +127,7 @@ def add_resources(server: MCPServer) -> None:
         mime_type=JSON,
     )
     async def boards() -> str:
-        return await database_sync_to_async(_read, thread_sensitive=False)(boards_read)
+        return await on_mcp_threads(_read)(boards_read)
 
     @server.resource(
         "kanban://boards/{board_id}",
@@ -139,7 +139,7 @@ def add_resources(server: MCPServer) -> None:
     )
     async def board(board_id: str) -> str:
         found = _as_id(board_id, "board_id")
-        return await database_sync_to_async(_read, thread_sensitive=False)(board_read, found)
+        return await on_mcp_threads(_read)(board_read, found)
 
     @server.resource(
         "kanban://boards/{board_id}/ready",
@@ -150,7 +150,7 @@ def add_resources(server: MCPServer) -> None:
     )
     async def ready(board_id: str) -> str:
         found = _as_id(board_id, "board_id")
-        return await database_sync_to_async(_read, thread_sensitive=False)(ready_read, found)
+        return await on_mcp_threads(_read)(ready_read, found)
 
     @server.resource(
         "kanban://tasks/{task_id}",
@@ -161,4 +161,4 @@ def add_resources(server: MCPServer) -> None:
     )
     async def task(task_id: str) -> str:
         found = _as_id(task_id, "task_id")
-        return await database_sync_to_async(_read, thread_sensitive=False)(task_read, found)
+        return await on_mcp_threads(_read)(task_read, found)

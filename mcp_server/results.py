@@ -9,7 +9,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from channels.db import database_sync_to_async
 from mcp.types import CallToolResult, TextContent
 
 from core import metrics
@@ -25,6 +24,7 @@ from core.errors import (
     is_database_unavailable,
 )
 from mcp_server.identity import current_actor
+from mcp_server.threads import on_mcp_threads
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def failed(error: DomainError) -> CallToolResult:
 def _run_as_actor(body: Callable[..., dict], arguments: dict) -> Awaitable[dict]:
     # The whole body runs in that thread, with connections managed as for a request;
     # the identity is read there from the caller's context.
-    return database_sync_to_async(_as_actor, thread_sensitive=False)(body, arguments)
+    return on_mcp_threads(_as_actor)(body, arguments)
 
 
 def _as_actor(body: Callable[..., dict], arguments: dict) -> dict:

@@ -15,7 +15,6 @@ from collections import defaultdict
 from typing import Any
 
 import anyio
-from channels.db import database_sync_to_async
 from mcp.server.subscriptions import (
     SUBSCRIPTION_ID_META_KEY,
     InMemorySubscriptionBus,
@@ -29,6 +28,7 @@ from core import groups
 from mcp_server.feed import Feed, loop_feed
 from mcp_server.identity import current_actor
 from mcp_server.resources import BOARDS, listened_boards, uris_touched
+from mcp_server.threads import on_mcp_threads
 
 logger = logging.getLogger(__name__)
 
@@ -60,9 +60,7 @@ class ListenGuard:
         asked = notifications.get("resourceSubscriptions") or []
         if not isinstance(asked, list) or not all(isinstance(uri, str) for uri in asked):
             return await call_next(ctx)  # the SDK refuses the malformed request
-        watcher, kept, boards = await database_sync_to_async(_allowed, thread_sensitive=False)(
-            asked
-        )
+        watcher, kept, boards = await on_mcp_threads(_allowed)(asked)
         notifications["resourceSubscriptions"] = kept
         params["notifications"] = notifications
         feed = loop_feed()
@@ -118,7 +116,7 @@ def _allowed(asked: list[str]) -> tuple[Watcher, list[str], set[int]]:
 
 async def _end_lost(streams: list[_Stream]) -> None:
     for stream in streams:
-        still = await database_sync_to_async(_may_go_on, thread_sensitive=False)(stream)
+        still = await on_mcp_threads(_may_go_on)(stream)
         if not still:
             stream.cancel.cancel()
 

@@ -8,7 +8,6 @@ import contextlib
 from collections.abc import Callable
 from datetime import datetime
 
-from channels.db import database_sync_to_async
 from django.db.models import Min
 from django.utils import timezone
 
@@ -17,6 +16,7 @@ from boards.events import board_last_seq, events_page
 from core import groups
 from mcp_server.feed import loop_feed
 from mcp_server.shapes import task_briefs
+from mcp_server.threads import on_mcp_threads
 from tickets.models import Ticket
 from tickets.selectors import ticket_queryset
 from tickets.services.claims import ready_tickets, wanted_by
@@ -81,9 +81,7 @@ async def wait_until_ready(
         async with feed.needing([groups.board_group_name(board_id)]):
             while True:
                 woken.clear()
-                look = await database_sync_to_async(_look, thread_sensitive=False)(
-                    actor_of, board_id, column
-                )
+                look = await on_mcp_threads(_look)(actor_of, board_id, column)
                 if look["tasks"]:
                     return {"task": look["tasks"][0], "last_seq": look["last_seq"]}
                 left = deadline - loop.time()
