@@ -187,15 +187,21 @@ def _card_tickets(request: HttpRequest, board_id: int, filters: BoardFilters, no
     return tickets.select_related(None).select_related("assignee", "claimed_by").only(*CARD_FIELDS)
 
 
-def _first_cards(tickets, limit: int) -> list:
-    """The first `limit` of `tickets` in each column, in board order, in one query; each
-    carries `column_cards`, how many of `tickets` its column holds."""
+def _with_column_cards(tickets):
+    """`tickets` without their relations, each carrying `column_rank`, its place in its
+    column in board order, and `column_cards`, how many of `tickets` its column holds:
+    a window over the rows read, so the count costs no query of its own."""
     column = F("column_id")
-    ranked = tickets.prefetch_related(None).annotate(
+    return tickets.prefetch_related(None).annotate(
         column_rank=Window(RowNumber(), partition_by=column, order_by=[F("position"), F("id")]),
         column_cards=Window(Count("pk"), partition_by=column),
     )
-    return list(ranked.filter(column_rank__lte=limit).order_by("column_id", "position", "id"))
+
+
+def _first_cards(tickets, limit: int) -> list:
+    """The first `limit` of `tickets` in each column, in board order, in one query."""
+    ranked = _with_column_cards(tickets).filter(column_rank__lte=limit)
+    return list(ranked.order_by("column_id", "position", "id"))
 
 
 def _shown_per_column(tickets) -> dict[int, int]:
@@ -204,13 +210,14 @@ def _shown_per_column(tickets) -> dict[int, int]:
     return {row["column_id"]: row["n"] for row in rows}
 
 
-def _column_page(tickets, column_id: int, after: str | None, limit: int) -> list:
+def _column_page(tickets, column_id: int, after: str | None, limit: int) -> tuple[list, int]:
     """The first `limit` of `tickets` in the column, in board order, after the card at
-    position `after` (a column's positions are unique), without their relations."""
-    page = tickets.filter(column_id=column_id).prefetch_related(None)
+    position `after` (a column's positions are unique), and how many follow them."""
+    rest = tickets.filter(column_id=column_id)
     if after:
-        page = page.filter(position__gt=after)
-    return list(page.order_by("position", "id")[:limit])
+        rest = rest.filter(position__gt=after)
+    page = list(_with_column_cards(rest).order_by("position", "id")[:limit])
+    return page, (page[0].column_cards - len(page) if page else 0)
 
 
 @login_required
@@ -300,22 +307,16 @@ def _column_cards(request: HttpRequest, board_id: int) -> JsonResponse:
     filters = BoardFilters.from_query(request.GET)
     now = timezone.now()
     tickets = _card_tickets(request, board_id, filters, now)
-    counts = _shown_per_column(tickets)
     if "counts" in request.GET:
+        counts = _shown_per_column(tickets)
         return JsonResponse({"columns": {str(pk): n for pk, n in counts.items()}})
     column_id = (_parse_ids(request.GET.get("column", "")) or [0])[0]
     limits = _parse_ids(request.GET.get("limit", ""))
     limit = max(1, min(limits[0] if limits else FIRST_CARDS, CARDS_PER_REQUEST))
     after = request.GET.get("after", "")[:255] or None
-    page = _column_page(tickets, column_id, after, limit)
+    page, more = _column_page(tickets, column_id, after, limit)
     attach_relations(page)
-    more = tickets.filter(column_id=column_id)
-    if page:
-        more = more.filter(position__gt=page[-1].position)
-    elif after:
-        more = more.filter(position__gt=after)
-    html = _cards_html(board_id, page, now)
-    return JsonResponse({"html": str(html), "more": more.order_by().count() if page else 0})
+    return JsonResponse({"html": str(_cards_html(board_id, page, now)), "more": more})
 
 
 def _cards_html(board_id: int, tickets: list, now) -> str:

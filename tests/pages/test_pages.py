@@ -362,3 +362,37 @@ def test_assignee_choices_are_the_boards_people_only(client, user, board):
     page = client.get(f"/boards/{board.pk}/").content.decode()
     assert "teammate" in page
     assert "stranger-on-another-board" not in page
+
+
+def test_a_column_fetch_sends_the_next_cards_and_how_many_follow(client_in, user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    board = make_board(user, "Scrolled", columns=["Backlog", "Done"])
+    cards = [make_ticket(user, board, f"Card {index:03}") for index in range(25)]
+    make_ticket(user, board, "Elsewhere", column="Done")
+    make_ticket(user, board, "Filtered out", priority="critical")
+    column = cards[0].column_id
+    ordered = list(Ticket.objects.filter(pk__in=[c.pk for c in cards]).order_by("position", "id"))
+
+    def fetch(after: str = "", limit: int = 10) -> tuple[dict, int]:
+        query = {"column": column, "limit": limit, "priority": "medium"}
+        if after:
+            query["after"] = after
+        with CaptureQueriesContext(connection) as queries:
+            response = client_in.get(f"/boards/{board.pk}/cards/", query)
+        assert response.status_code == 200, response.content[:300]
+        return response.json(), len(queries)
+
+    first, _ = fetch()  # the board's colours are read once, then kept
+    first, queries = fetch()
+    assert first["html"].count('<article class="card') == 10 and first["more"] == 15
+    assert f'id="card-{ordered[0].pk}"' in first["html"]
+    middle, _ = fetch(after=ordered[9].position)
+    assert f'id="card-{ordered[10].pk}"' in middle["html"] and middle["more"] == 5
+    last, _ = fetch(after=ordered[19].position)
+    assert last["html"].count('<article class="card') == 5 and last["more"] == 0
+    beyond, _ = fetch(after=ordered[24].position)
+    assert beyond == {"html": "", "more": 0}
+    _, queries_for_fewer = fetch(limit=2)
+    assert queries_for_fewer == queries == 10  # no query per card, nor for the count
