@@ -85,9 +85,10 @@ def top_frames(raw: str, rows: int) -> dict:
             if not name.startswith("process ") and "(gunicorn" not in name:
                 inclusive[name] += samples
         leaves[frames[-1]] += samples
-    share = lambda counter: [  # noqa: E731
-        [name, round(100 * n / total, 1)] for name, n in counter.most_common(rows)
-    ]
+
+    def share(counter: Counter) -> list:
+        return [[name, round(100 * n / total, 1)] for name, n in counter.most_common(rows)]
+
     return {"samples": total, "inclusive": share(inclusive), "self": share(leaves)}
 
 

@@ -173,12 +173,10 @@ class StreamCrowd:
                 worker.stdin.flush()
             except BrokenPipeError:
                 pass
-        for worker in self.workers:
-            try:
-                worker.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+        # Imported here: the workers run this file as a script, without bench on the path.
+        from bench.suite.servers import wait_or_kill
+
+        wait_or_kill(self.workers)
         self.workers.clear()
 
 

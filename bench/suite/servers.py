@@ -62,6 +62,17 @@ def _wait_ready(base: str, process: subprocess.Popen, log: Path) -> None:
     raise RuntimeError(f"server did not start:\n{log.read_text()[-3000:]}")
 
 
+def wait_or_kill(processes, timeout: float = 30) -> None:
+    """Wait for processes told to end (reading what they still write to a pipe);
+    kill those that have not ended within `timeout` seconds."""
+    for process in processes:
+        try:
+            process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 @dataclass
 class Shape:
     """One running shape: where HTTP and WebSocket are served, and the processes."""
@@ -131,10 +142,5 @@ class Shape:
         for process in self.processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        wait_or_kill(self.processes.values())
         self.processes.clear()
