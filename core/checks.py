@@ -6,11 +6,17 @@ from django.core.checks import Tags, Warning, register
 from django.db import connections
 
 
+def pool_options(database: dict) -> dict | None:
+    """The options of the database's connection pool; None when it has none."""
+    pool = database.get("OPTIONS", {}).get("pool")
+    return pool if isinstance(pool, dict) else None
+
+
 def connections_per_process(database: dict) -> int:
     """The most connections one process may hold: its pool's size, or one (a sync
     worker's persistent connection) without a pool."""
-    pool = database.get("OPTIONS", {}).get("pool")
-    return pool.get("max_size", 1) if isinstance(pool, dict) else 1
+    pool = pool_options(database)
+    return pool.get("max_size", 1) if pool else 1
 
 
 @register(Tags.database, deploy=True)
@@ -46,7 +52,7 @@ def mcp_threads_leave_connections(app_configs=None, **kwargs) -> list[Warning]:
     with as many MCP threads as connections, they can hold all of them, and the
     watchers' replays then wait for the pool, not for a thread."""
     database = settings.DATABASES["default"]
-    if not isinstance(database.get("OPTIONS", {}).get("pool"), dict):
+    if pool_options(database) is None:
         return []
     pool = connections_per_process(database)
     if pool > settings.MCP_THREADS:
