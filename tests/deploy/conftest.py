@@ -52,6 +52,26 @@ class Stack:
     def daphne_url(self, port: int) -> str:
         return f"http://127.0.0.1:{port}"
 
+    def log_tails(self) -> str:
+        processes = [self.gunicorn, *self.daphnes.values(), self.nginx]
+        access = self.nginx.folder / "agent-kanban.access.log"
+        tails = [f"--- {process.name}\n{process.log_tail()}" for process in processes]
+        tails += [f"--- {d.name} threads\n{d.thread_stacks()}" for d in self.daphnes.values()]
+        if access.exists():
+            tails.append(f"--- nginx access\n{access.read_text(errors='replace')[-3000:]}")
+        return "\n".join(tails)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test through the stack reports what its processes logged: the stack's
+    folder is gone by the time anyone reads a CI log."""
+    report = yield
+    stack = getattr(item, "funcargs", {}).get("stack")
+    if report.failed and isinstance(stack, Stack):
+        report.sections.append(("stack logs", stack.log_tails()))
+    return report
+
 
 @pytest.fixture(scope="module")
 def postgres_database() -> Iterator[str]:

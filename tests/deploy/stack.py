@@ -137,6 +137,18 @@ class Watched:
     def log_tail(self) -> str:
         return self.log.read_text(errors="replace")[-3000:]
 
+    def thread_stacks(self) -> str:
+        """What every thread of the process is doing now (py-spy, a dev requirement)."""
+        if self.process.poll() is not None:
+            return f"(exited with {self.process.returncode})"
+        py_spy = Path(sys.executable).with_name("py-spy")
+        dump = [str(py_spy), "dump", "--pid", str(self.process.pid)]
+        try:
+            done = subprocess.run(dump, capture_output=True, text=True, timeout=30)
+        except subprocess.TimeoutExpired:
+            return "(py-spy dump timed out)"
+        return (done.stdout + done.stderr)[-6000:]
+
     def wait_http(self, url: str, timeout: float = 60, **request) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -231,7 +243,7 @@ def render_site(values: dict[str, str]) -> str:
 MAIN_CONF = """\
 {user}worker_processes 1;
 pid {run}/nginx.pid;
-error_log {run}/error.log warn;
+error_log {run}/error.log info;
 events {{ worker_connections 512; }}
 http {{
     include /etc/nginx/mime.types;
