@@ -27,6 +27,7 @@ from tests.deploy.stack import (
     tls_context,
     unit_command,
     unit_environment,
+    websocket_tls_context,
     write_env_file,
 )
 from tests.postgres import throwaway_database
@@ -40,6 +41,7 @@ class Stack:
     https: str  # through nginx, TLS
     http: str  # through nginx, plain HTTP (health and the redirect)
     tls: ssl.SSLContext
+    websocket_tls: ssl.SSLContext  # for websockets' threaded client: see its maker
     env_file: Path
     env: dict[str, str]
     static_root: Path
@@ -169,6 +171,7 @@ def stack(tmp_path_factory, postgres_database) -> Iterator[Stack]:
             https=https,
             http=f"http://127.0.0.1:{ports['http']}",
             tls=tls,
+            websocket_tls=websocket_tls_context(cert),
             env_file=env_file,
             env=env,
             static_root=static_root,

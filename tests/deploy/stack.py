@@ -229,6 +229,18 @@ def tls_context(cert: Path) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(cert))
 
 
+def websocket_tls_context(cert: Path) -> ssl.SSLContext:
+    """For websockets' threaded client, which reads the socket on a thread of its own
+    while the caller's thread writes the handshake. Python's TLS sockets are not safe
+    for a read and a write at once, and TLS 1.3 sends its session tickets just after
+    the handshake, so now and then the upgrade request was lost on its way: nginx
+    logged the connection, TLS done, and no request in 60 s. TLS 1.2 ends its handshake
+    with nothing more to read (browsers and the asyncio client have no such race)."""
+    context = tls_context(cert)
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
 def render_site(values: dict[str, str]) -> str:
     done = subprocess.run(
         [sys.executable, str(DEPLOY / "render"), str(SITE_TEMPLATE)]

@@ -139,7 +139,7 @@ def test_log_in_write_over_rest_and_watch_over_websocket_and_sse(stack):
         board_id, since = new_board(browser, "Release")
 
         cookie = {"Cookie": f"sessionid={session}", "Origin": stack.https}
-        socket = WebSocketWatcher(stack.https, stack.tls, board_id, since, cookie)
+        socket = WebSocketWatcher(stack.https, stack.websocket_tls, board_id, since, cookie)
         stream = SseWatcher(stack.https, stack.tls, board_id, since, {"Cookie": cookie["Cookie"]})
         try:
             ticket = new_ticket(browser, board_id, "Ship the kit")
@@ -164,7 +164,7 @@ def test_log_in_write_over_rest_and_watch_over_websocket_and_sse(stack):
 
 def test_an_mcp_tool_runs_over_http_through_nginx(stack, api):
     board_id, since = new_board(api, "Agents")
-    socket = WebSocketWatcher(stack.https, stack.tls, board_id, since, dict(api.headers))
+    socket = WebSocketWatcher(stack.https, stack.websocket_tls, board_id, since, dict(api.headers))
     try:
         # One client, several requests: stateless, so whichever daphne nginx picks answers.
         listed, created, fetched = anyio.run(
@@ -195,7 +195,7 @@ def test_an_mcp_tool_runs_over_http_through_nginx(stack, api):
 
 def test_metrics_sum_every_process(stack, api):
     board_id, since = new_board(api, "Metered")
-    socket = WebSocketWatcher(stack.https, stack.tls, board_id, since, dict(api.headers))
+    socket = WebSocketWatcher(stack.https, stack.websocket_tls, board_id, since, dict(api.headers))
     try:
         # /metrics is answered by a gunicorn worker; the socket is held by a daphne.
         answer = httpx.get(
@@ -249,7 +249,9 @@ def test_each_daphne_answers_its_full_health_check_after_serving_mcp(stack, api)
 def test_stopping_a_daphne_moves_its_clients_to_the_other_and_loses_nothing(stack, api):
     board_id, since = new_board(api, "Failover")
     auth = dict(api.headers)
-    sockets = [WebSocketWatcher(stack.https, stack.tls, board_id, since, auth) for _ in range(2)]
+    sockets = [
+        WebSocketWatcher(stack.https, stack.websocket_tls, board_id, since, auth) for _ in range(2)
+    ]
     stream = SseWatcher(stack.https, stack.tls, board_id, since, auth)
     watchers = [*sockets, stream]
     try:
