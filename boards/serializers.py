@@ -3,7 +3,7 @@ from rest_framework import serializers
 from boards import rules
 from boards.models import Board, Role
 from boards.representation import board_representation
-from core.adapters import RefuseUnknownFields, StrictBooleanField
+from core.adapters import RefuseUnknownFields, StrictBooleanField, StrictCharField
 from core.ids import ID_MAX
 
 
@@ -11,7 +11,7 @@ class ColumnSerializer(RefuseUnknownFields):
     id = serializers.IntegerField(
         required=False, allow_null=True, help_text="Keep this column; absent for a new one."
     )
-    name = serializers.CharField(max_length=rules.COLUMN_NAME_MAX)
+    name = StrictCharField(max_length=rules.COLUMN_NAME_MAX)
     wip_limit = serializers.IntegerField(
         min_value=1,
         max_value=10_000,
@@ -31,7 +31,10 @@ class ColumnSerializer(RefuseUnknownFields):
 
 
 class ColumnsUpdateSerializer(RefuseUnknownFields):
-    columns = ColumnSerializer(many=True, allow_empty=False, max_length=rules.COLUMNS_MAX)
+    # A ListField (not many=True) so the document states minItems and maxItems.
+    columns = serializers.ListField(
+        child=ColumnSerializer(), min_length=1, max_length=rules.COLUMNS_MAX
+    )
 
 
 class BoardSerializer(serializers.ModelSerializer):
@@ -66,8 +69,8 @@ class BoardSerializer(serializers.ModelSerializer):
 class BoardWriteSerializer(RefuseUnknownFields):
     ignored_fields = frozenset({"id", "ticket_count", "created_by", "created_at", "updated_at"})
 
-    name = serializers.CharField(max_length=rules.NAME_MAX)
-    description = serializers.CharField(
+    name = StrictCharField(max_length=rules.NAME_MAX)
+    description = StrictCharField(
         max_length=rules.DESCRIPTION_MAX, allow_blank=True, required=False, trim_whitespace=False
     )
     review_by = serializers.ChoiceField(
@@ -80,7 +83,7 @@ class BoardWriteSerializer(RefuseUnknownFields):
 
 class BoardCreateSerializer(BoardWriteSerializer):
     columns = serializers.ListField(
-        child=serializers.CharField(max_length=rules.COLUMN_NAME_MAX),
+        child=StrictCharField(max_length=rules.COLUMN_NAME_MAX),
         required=False,
         min_length=1,
         max_length=rules.COLUMNS_MAX,
@@ -91,7 +94,7 @@ class BoardCreateSerializer(BoardWriteSerializer):
 class BoardUpdateSerializer(BoardWriteSerializer):
     misplaced_fields = {"columns": "Columns change with PUT /api/boards/{id}/columns."}
 
-    name = serializers.CharField(max_length=rules.NAME_MAX, required=False)
+    name = StrictCharField(max_length=rules.NAME_MAX, required=False)
 
 
 class MembershipSerializer(serializers.Serializer):

@@ -63,7 +63,11 @@ class CommentViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=CommentUpdateSerializer, responses=CommentSerializer)
     def partial_update(self, request, pk: int):
-        return self.update(request, pk)
+        """PATCH: `text` may be left out (then nothing changes, but the caller must still
+        be allowed to edit the comment)."""
+        data = validated(CommentUpdateSerializer, request.data, partial=True)
+        services.comment_update(actor=request.user, comment_id=int(pk), **data)
+        return comment_response(request, int(pk))
 
     @extend_schema(responses={204: None})
     def destroy(self, request, pk: int):

@@ -7,10 +7,16 @@ from rest_framework.views import APIView
 
 from comments.reviews import ticket_review_with_comment
 from comments.rules import TEXT_MAX
-from core.adapters import RefuseUnknownFields, StrictBooleanField, expected_version, validated
+from core.adapters import (
+    RefuseUnknownFields,
+    StrictBooleanField,
+    StrictCharField,
+    expected_version,
+    validated,
+)
 from core.openapi_extensions import IF_MATCH_PARAMETER
 from tickets.api import ticket_answer
-from tickets.serializers import StrictCharField, TicketSerializer
+from tickets.serializers import TicketSerializer
 from tickets.services.review import DECISIONS
 
 

@@ -72,11 +72,14 @@ def comment_create(*, actor, ticket_id: int, text: str, claim_token: str | None 
 
 
 @retry_once_on_deadlock
-def comment_update(*, actor, comment_id: int, text: str) -> Comment:
-    text = _clean_text(text)
+def comment_update(*, actor, comment_id: int, text: str | None = None) -> Comment:
+    """Change a comment's text; without `text` (a PATCH of nothing) only check that the
+    actor may change it."""
+    if text is not None:
+        text = _clean_text(text)
     with transaction.atomic():
         comment = _comment_for_write(comment_id, actor)
-        if comment.text == text:
+        if text is None or comment.text == text:
             return comment
         comment.text = text
         comment.updated_at = clock.now()

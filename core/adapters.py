@@ -22,10 +22,19 @@ def expected_version(request: Request, body_version: int | None) -> int | None:
     return version
 
 
-def validated(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
+def validated(serializer_class, data, *, partial: bool = False) -> dict:
+    """The serializer's validated data, else a 400; `partial` (PATCH) lets required
+    fields be left out."""
+    serializer = serializer_class(data=data, partial=partial)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+def validated_query(serializer_class, request: Request) -> dict:
+    """Query parameters through their serializer. A parameter given empty (`?to=`) is a
+    value like any other, refused unless its field allows blanks, as the document says;
+    DRF would read a form's empty value as absent."""
+    return validated(serializer_class, request.query_params.dict())
 
 
 class RefuseUnknownFields(serializers.Serializer):
@@ -59,3 +68,12 @@ class StrictBooleanField(serializers.BooleanField):
         if not isinstance(data, bool):
             self.fail("invalid", input=data)
         return data
+
+
+class StrictCharField(serializers.CharField):
+    """Text that must arrive as a JSON string: DRF's CharField would turn 123 into "123"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)

@@ -2,28 +2,45 @@
 POST /api/hooks/{github|gitlab|gitea}/{board_id}, proved by the board's secret instead
 of a session or a token (so neither CSRF nor authentication applies to them)."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.adapters import RefuseUnknownFields, validated
-from forge.rules import FORGES, SECRET_MAX
+from core.adapters import RefuseUnknownFields, StrictCharField, validated
+from forge.rules import FORGES, SECRET_MAX, SECRET_MIN
 from forge.selectors import forge_settings_get, forge_settings_shown
 from forge.services import forge_settings_update, hook_receive
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "anyOf": [{"minLength": SECRET_MIN, "maxLength": SECRET_MAX}, {"maxLength": 0}],
+    }
+)
+class ForgeSecretField(StrictCharField):
+    """A forge secret: SECRET_MIN to SECRET_MAX characters, or null or "" to clear it (the
+    service's rule; the document states it)."""
+
+
 def _secret_field(forge: str) -> serializers.CharField:
-    return serializers.CharField(
+    return ForgeSecretField(
         required=False,
         allow_null=True,
         allow_blank=True,
         trim_whitespace=False,
         max_length=SECRET_MAX,
         write_only=True,
-        help_text=f"The secret of the board's {forge} hook (write-only); null clears it.",
+        help_text=f"The secret of the board's {forge} hook (write-only): {SECRET_MIN} to "
+        f"{SECRET_MAX} characters; null (or empty) clears it.",
     )
 
 

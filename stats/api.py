@@ -5,21 +5,18 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from boards.access import READ, require_board
-from core.adapters import validated
+from core.adapters import validated_query
 from stats import selectors
 from stats import serializers as out
 from stats.periods import Period, period_from
 from tickets.access import require_ticket
 
-PERIOD_PARAMETERS = [
-    OpenApiParameter("days", int, description="The last N days, today included (default 30)."),
-    OpenApiParameter("from", str, description="First day, YYYY-MM-DD (UTC); instead of days."),
-    OpenApiParameter("to", str, description="Last day, YYYY-MM-DD (UTC); default today."),
-]
+# The query serializer both validates and documents the period (its bounds and formats).
+PERIOD_PARAMETERS = [out.DaysQuery]
 
 
 def period_of(request) -> Period:
-    data = validated(out.DaysQuery, request.query_params)
+    data = validated_query(out.DaysQuery, request)
     return period_from(days=data.get("days"), first_day=data.get("from"), last_day=data.get("to"))
 
 
@@ -70,7 +67,7 @@ class TicketColorsView(StatsView):
         """Every ticket in a working column with its time there and a colour against the
         column's history: green <= median, yellow <= p85, red > p85, grey with fewer
         than STATS_MIN_SAMPLES completed stays in the last STATS_WINDOW_DAYS days."""
-        column = validated(out.ColorsQuery, request.query_params).get("column")
+        column = validated_query(out.ColorsQuery, request).get("column")
         data = selectors.ticket_colors(board_id=int(board_id), column=column)
         return Response(data)
 

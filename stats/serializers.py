@@ -13,14 +13,20 @@ class DaysQuery(serializers.Serializer):
         min_value=1,
         max_value=MAX_DAYS,
         required=False,
-        help_text="The last N days, today included.",
+        help_text="The last N days, today included (default 30); not with from/to.",
     )
 
     def get_fields(self):
         fields = super().get_fields()
         # `from` is a Python keyword, so these two are added by name.
-        fields["from"] = serializers.DateField(required=False, help_text="First day (UTC).")
-        fields["to"] = serializers.DateField(required=False, help_text="Last day (UTC).")
+        fields["from"] = serializers.DateField(
+            required=False,
+            help_text="First day, YYYY-MM-DD (UTC); instead of days. Not after `to` (or today), "
+            f"and at most {MAX_DAYS} days before it.",
+        )
+        fields["to"] = serializers.DateField(
+            required=False, help_text="Last day, YYYY-MM-DD (UTC); default today."
+        )
         return fields
 
 

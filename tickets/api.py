@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from boards.access import readable_boards
-from core.adapters import expected_version, validated
+from core.adapters import expected_version, validated, validated_query
 from core.errors import InvalidInput, field_error
 from core.ids import ID_MAX
 from core.openapi_extensions import IF_MATCH_PARAMETER
@@ -41,7 +41,9 @@ class TicketFilterSerializer(serializers.Serializer):
     priority = serializers.ChoiceField(choices=rules.PRIORITY_NAMES, required=False)
     assignee = serializers.CharField(max_length=150, required=False)
     label = serializers.CharField(max_length=rules.LABEL_MAX, required=False)
-    q = serializers.CharField(max_length=200, required=False)
+    q = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, help_text="Empty: no filter."
+    )
     current_column = serializers.CharField(
         max_length=100, required=False, help_text='The same as "column".'
     )
@@ -114,7 +116,7 @@ class TicketViewSet(viewsets.GenericViewSet):
 
     @extend_schema(parameters=[TicketFilterSerializer], responses=TicketSerializer(many=True))
     def list(self, request):
-        filters = validated(TicketFilterSerializer, request.query_params)
+        filters = validated_query(TicketFilterSerializer, request)
         tickets = selectors.with_page_relations(
             selectors.ticket_list(actor=request.user, **filters)
         )

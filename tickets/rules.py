@@ -75,6 +75,28 @@ def clean_ticket_ids(value) -> list[int]:
     return list(dict.fromkeys(value))
 
 
+LEASE_MIN_SECONDS = 10
+
+
+def lease_max_seconds() -> int:
+    return settings.CLAIM_LEASE_MAX_SECONDS
+
+
+def parse_lease_seconds(value) -> int:
+    """A claim's `lease_seconds`: a whole number from LEASE_MIN_SECONDS to the setting
+    CLAIM_LEASE_MAX_SECONDS (the serializers state the same bounds in the document)."""
+    maximum = lease_max_seconds()
+    if (
+        not isinstance(value, int)
+        or isinstance(value, bool)
+        or not LEASE_MIN_SECONDS <= value <= maximum
+    ):
+        raise invalid(
+            "lease_seconds", f"Must be a whole number from {LEASE_MIN_SECONDS} to {maximum}."
+        )
+    return value
+
+
 def parse_position(value) -> tuple[str, int | None]:
     """`None`/"bottom", "top", {"before": id} or {"after": id} → (where, anchor id)."""
     if value is None or value == "bottom":
@@ -87,6 +109,7 @@ def parse_position(value) -> tuple[str, int | None]:
             where in {"before", "after"}
             and isinstance(anchor, int)
             and not isinstance(anchor, bool)
+            and 1 <= anchor <= ID_MAX
         ):
             return where, anchor
     raise invalid(

@@ -1,6 +1,7 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.adapters import RefuseUnknownFields
+from core.adapters import RefuseUnknownFields, StrictCharField
 from core.ids import ID_MAX
 from tickets import rules
 from tickets.models import Ticket, TicketLink
@@ -133,15 +134,6 @@ class ClaimedTicketSerializer(TicketSerializer):
         return {**ticket_representation(instance), "claim_token": instance.claim_token}
 
 
-class StrictCharField(serializers.CharField):
-    """Text that must arrive as a JSON string: DRF's CharField would turn 123 into "123"."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
 class ClaimTokenField(StrictCharField):
     """A write's `claim_token`: the fence of a claim holder's write (its form is the
     service's to check; the X-Claim-Token header may carry it instead)."""
@@ -171,6 +163,26 @@ class OverrideSubtasksField(serializers.BooleanField):
         super().__init__(**kwargs)
 
 
+def _anchored(where: str) -> dict:
+    return {
+        "type": "object",
+        "properties": {where: {"type": "integer", "minimum": 1, "maximum": ID_MAX}},
+        "required": [where],
+        "additionalProperties": False,
+    }
+
+
+# Exactly what rules.parse_position takes (null is refused by the field: allow_null=False).
+POSITION_SCHEMA = {
+    "oneOf": [
+        {"type": "string", "enum": ["top", "bottom"]},
+        _anchored("before"),
+        _anchored("after"),
+    ]
+}
+
+
+@extend_schema_field(POSITION_SCHEMA)
 class PositionField(serializers.JSONField):
     """ "top", "bottom", {"before": ticket_id} or {"after": ticket_id}."""
 
@@ -338,13 +350,24 @@ class BulkReportSerializer(serializers.Serializer):
     results = BulkResultSerializer(many=True)
 
 
+class LeaseSecondsField(serializers.IntegerField):
+    """`lease_seconds`: rules.parse_lease_seconds decides; min_value and max_value only
+    state its bounds in the document (read from the settings each time it is built)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", rules.LEASE_MIN_SECONDS)
+        kwargs.setdefault("max_value", rules.lease_max_seconds())
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        return rules.parse_lease_seconds(data)
+
+
 class LeaseSerializer(RefuseUnknownFields):
     misplaced_fields = {"claim_token": "A claim takes no claim_token: it answers with one."}
 
-    lease_seconds = serializers.IntegerField(
-        required=False,
-        min_value=10,
-        help_text="How long the claim lasts; the server default if absent.",
+    lease_seconds = LeaseSecondsField(
+        required=False, help_text="How long the claim lasts; the server default if absent."
     )
 
 

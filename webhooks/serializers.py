@@ -1,8 +1,9 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.adapters import RefuseUnknownFields, StrictBooleanField
 from webhooks.models import Webhook, WebhookDelivery
-from webhooks.rules import EVENT_TYPES, SECRET_MAX, URL_MAX
+from webhooks.rules import ALL_EVENTS, EVENT_TYPES, SECRET_MAX, SECRET_MIN, URL_MAX
 
 EVENTS_HELP = f'Event types of the board event log ({", ".join(EVENT_TYPES)}), or ["*"] for all.'
 
@@ -54,11 +55,50 @@ class WebhookCreatedSerializer(WebhookSerializer):
         read_only_fields = fields
 
 
+# What webhooks.addresses.split takes, as a pattern for the document: http or https, a
+# host without credentials, no spaces or control characters (surrounding spaces are
+# trimmed). Whether the host is public is checked when it resolves, and is not stated.
+URL_PATTERN = r"^\s*[Hh][Tt][Tt][Pp][Ss]?://[^\x00-\x20\x7f/?#@]+([/?#][^\x00-\x20\x7f]*)?\s*$"
+
+
+@extend_schema_field(
+    {"type": "string", "format": "uri", "pattern": URL_PATTERN, "maxLength": URL_MAX}
+)
+class WebhookUrlField(serializers.CharField):
+    """A webhook's URL: its rules are webhooks.addresses', the document states them."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", URL_MAX)
+        kwargs.setdefault("help_text", "http or https; private addresses are refused.")
+        super().__init__(**kwargs)
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {
+                "type": "array",
+                "items": {"type": "string", "enum": [ALL_EVENTS]},
+                "minItems": 1,
+                "maxItems": 1,
+            },
+            {
+                "type": "array",
+                "items": {"type": "string", "enum": list(EVENT_TYPES)},
+                "minItems": 1,
+                "maxItems": len(EVENT_TYPES),
+            },
+        ]
+    }
+)
+class WebhookEventsField(serializers.ListField):
+    """A webhook's events: webhooks.services.clean_events decides; the document states
+    its rule (["*"] alone, or known event types)."""
+
+
 class WebhookCreateSerializer(RefuseUnknownFields):
-    url = serializers.CharField(
-        max_length=URL_MAX, help_text="http or https; private addresses are refused."
-    )
-    events = serializers.ListField(
+    url = WebhookUrlField()
+    events = WebhookEventsField(
         child=serializers.CharField(max_length=40),
         required=False,
         max_length=len(EVENT_TYPES),
@@ -66,9 +106,11 @@ class WebhookCreateSerializer(RefuseUnknownFields):
     )
     secret = serializers.CharField(
         required=False,
+        min_length=SECRET_MIN,
         max_length=SECRET_MAX,
         trim_whitespace=False,
-        help_text="At least 16 characters; omit it and one is made for you.",
+        help_text=f"{SECRET_MIN} to {SECRET_MAX} printable ASCII characters; omit it and one "
+        "is made for you.",
     )
     active = StrictBooleanField(required=False)
 
@@ -76,7 +118,7 @@ class WebhookCreateSerializer(RefuseUnknownFields):
 class WebhookUpdateSerializer(WebhookCreateSerializer):
     ignored_fields = frozenset(set(WebhookSerializer.Meta.fields) - {"url", "events", "active"})
 
-    url = serializers.CharField(max_length=URL_MAX, required=False)
+    url = WebhookUrlField(required=False)
 
 
 class DeliverySerializer(serializers.ModelSerializer):

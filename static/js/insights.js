@@ -382,7 +382,10 @@
   }
 
   async function load() {
-    const range = new URLSearchParams({ from: fromInput.value, to: toInput.value });
+    // A cleared date is left out (the server's default), not sent empty (refused).
+    const range = new URLSearchParams(
+      Object.entries({ from: fromInput.value, to: toInput.value }).filter(([, value]) => value),
+    );
     status.textContent = "Loading…";
     root.classList.add("is-loading");
     try {

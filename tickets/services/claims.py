@@ -397,14 +397,7 @@ def _username(user) -> str | None:
 def _lease(lease_seconds) -> timedelta:
     if lease_seconds is None:
         return timedelta(seconds=settings.CLAIM_LEASE_SECONDS)
-    maximum = settings.CLAIM_LEASE_MAX_SECONDS
-    if (
-        not isinstance(lease_seconds, int)
-        or isinstance(lease_seconds, bool)
-        or not 10 <= lease_seconds <= maximum
-    ):
-        raise rules.invalid("lease_seconds", f"Must be a whole number from 10 to {maximum}.")
-    return timedelta(seconds=lease_seconds)
+    return timedelta(seconds=rules.parse_lease_seconds(lease_seconds))
 
 
 def _claimable(actor, now: datetime) -> Q:
